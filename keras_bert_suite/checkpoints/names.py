@@ -1,0 +1,106 @@
+"""The one weight map: our Keras variables by Google checkpoint name.
+
+Every reader turns its file into `{google_name: numpy array}` (HF names are renamed
+to Google's in huggingface.py), and `assign_weights` below copies such a dict into
+variables after checking every name and shape.
+
+Example:
+    >>> variables = backbone_variables(backbone)
+    >>> variables["bert/encoder/layer_0/attention/self/query/kernel"].shape
+"""
+
+import re
+import warnings
+
+import numpy as np
+
+# Optimizer slots and step counters some checkpoints carry; never weights.
+_IGNORED = re.compile(r"(/adam_[mv]$|^global_step$|/Momentum$|^_CHECKPOINTABLE_OBJECT_GRAPH$)")
+
+_LAYER_MAP = {
+    "attention/self/query": "attention/query",
+    "attention/self/key": "attention/key",
+    "attention/self/value": "attention/value",
+    "attention/output/dense": "attention/output",
+    "attention/output/LayerNorm": "attention_layer_norm",
+    "intermediate/dense": "intermediate",
+    "output/dense": "output",
+    "output/LayerNorm": "output_layer_norm",
+}
+
+
+def is_ignored(name):
+    """True for optimizer slots and counters, which loading skips."""
+    return bool(_IGNORED.search(name))
+
+
+def _variables_by_path(model):
+    return {variable.path: variable for variable in model.weights}
+
+
+def _dense(prefix, layer_path, variables):
+    return {
+        f"{prefix}/kernel": variables[f"{layer_path}/kernel"],
+        f"{prefix}/bias": variables[f"{layer_path}/bias"],
+    }
+
+
+def _layer_norm(prefix, layer_path, variables):
+    return {
+        f"{prefix}/gamma": variables[f"{layer_path}/gamma"],
+        f"{prefix}/beta": variables[f"{layer_path}/beta"],
+    }
+
+
+def backbone_variables(backbone):
+    """`{google_name: keras.Variable}` for every weight of a BertBackbone."""
+    paths = _variables_by_path(backbone)
+    names = {
+        "bert/embeddings/word_embeddings": paths["embeddings/word_embeddings/embeddings"],
+        "bert/embeddings/token_type_embeddings": paths["embeddings/token_type_embeddings/embeddings"],
+        "bert/embeddings/position_embeddings": paths["embeddings/position_embeddings"],
+    }
+    names.update(_layer_norm("bert/embeddings/LayerNorm", "embeddings/layer_norm", paths))
+    for index in range(backbone.num_layers):
+        for google, ours in _LAYER_MAP.items():
+            builder = _layer_norm if google.endswith("LayerNorm") else _dense
+            names.update(builder(f"bert/encoder/layer_{index}/{google}", f"encoder_layer_{index}/{ours}", paths))
+    names.update(_dense("bert/pooler/dense", "pooler", paths))
+    return names
+
+
+def assign_weights(variables, weights, source, optional_prefixes=()):
+    """Copies `weights` into `variables` (both keyed by Google name), checking everything.
+
+    Raises ValueError naming every missing weight (unless its name starts with one of
+    `optional_prefixes`, which are left initialised, with a warning) and every shape
+    mismatch. Returns the sorted names in `weights` that nothing used.
+    """
+    missing = sorted(name for name in variables if name not in weights)
+    required_missing = [name for name in missing if not name.startswith(tuple(optional_prefixes))]
+    if required_missing:
+        shown = ", ".join(required_missing[:8]) + (" ..." if len(required_missing) > 8 else "")
+        raise ValueError(
+            f"{source}: {len(required_missing)} weight(s) the model needs are missing: {shown}. "
+            "Is this a BERT checkpoint of the same architecture?"
+        )
+    if missing:
+        warnings.warn(
+            f"{source} has no weights for {', '.join(missing)}; they keep their fresh "
+            "initialisation and need training.",
+            stacklevel=3,
+        )
+    mismatched = [
+        f"{name}: expected {tuple(variable.shape)}, found {tuple(weights[name].shape)}"
+        for name, variable in variables.items()
+        if name in weights and tuple(variable.shape) != tuple(weights[name].shape)
+    ]
+    if mismatched:
+        raise ValueError(
+            f"{source}: weight shapes do not match the model config: " + "; ".join(mismatched)
+            + ". Check that the config file belongs to these weights."
+        )
+    for name, variable in variables.items():
+        if name in weights:
+            variable.assign(np.asarray(weights[name], dtype=variable.dtype))
+    return sorted(name for name in weights if name not in variables and not is_ignored(name))

@@ -1,0 +1,3 @@
+"""Backbone and task models."""
+
+from keras_bert_suite.models.backbone import BertBackbone

@@ -1,0 +1,1 @@
+"""Task recipes: read data files, decode predictions, score them, write result files."""

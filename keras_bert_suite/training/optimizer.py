@@ -1,0 +1,178 @@
+"""BERT's optimizer: AdamW with weight decay 0.01 kept off LayerNorm and bias variables.
+
+`bert_optimizer()` builds what google-research/bert `optimization.py` trains with: Adam with
+decoupled weight decay (0.01), beta 0.9/0.999, epsilon 1e-6, gradients clipped to a global
+norm of 1.0, and the `WarmupLinearDecay` schedule (10% warmup, then linear decay to 0).
+
+Google decays every variable whose name does not contain "LayerNorm", "layer_norm" or "bias".
+Keras matches `exclude_from_weight_decay(var_names=...)` against `variable.name`, which in
+Keras 3 is the short name ("kernel", "bias", "gamma", "beta", "embeddings", "output_bias"),
+not the path. So `BertAdamW` excludes names containing "gamma", "beta" (every
+`LayerNormalization`) or "bias" (Dense biases, the masked-LM `output_bias`); kernels and
+embedding tables are decayed, as in the original. Unlike a plain `AdamW`, it stores these
+exclusions in its config, so a reloaded `.keras` model keeps training the same way.
+
+One known difference: Keras' Adam applies bias correction to the moment estimates
+(step size `lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`); Google's `AdamWeightDecayOptimizer`
+does not. It changes the effective step size in the first few hundred steps only, while the
+learning rate is still warming up.
+
+Example:
+    >>> optimizer = bert_optimizer(learning_rate=2e-5)       # steps not known yet
+    >>> needs_num_train_steps(optimizer)
+    True
+    >>> set_num_train_steps(optimizer, 3 * 115)              # epochs x steps per epoch
+    >>> model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+"""
+
+import math
+import numbers
+import re
+
+import keras
+
+from keras_bert_suite.training.schedules import WarmupLinearDecay
+
+# Substrings of `variable.name` that are never decayed: LayerNorm scale/offset and biases.
+BERT_WEIGHT_DECAY_EXCLUSIONS = ("gamma", "beta", "bias")
+
+
+def _check_exclusions(names):
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(
+            f"BertAdamW: `weight_decay_exclusions` must be a list of non-empty strings "
+            f"(substrings of variable names such as 'bias'), found {names!r}."
+        )
+    return tuple(names)
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_suite")
+class BertAdamW(keras.optimizers.AdamW):
+    """`keras.optimizers.AdamW` that skips weight decay for some variables, kept in its config.
+
+    Args:
+        weight_decay_exclusions: substrings of `variable.name`; a variable whose short name
+            contains any of them is not decayed. Defaults to LayerNorm ("gamma", "beta")
+            and bias variables.
+        **kwargs: every `keras.optimizers.AdamW` argument.
+
+    Example:
+        >>> optimizer = BertAdamW(learning_rate=1e-4, weight_decay=0.01)
+        >>> optimizer.get_config()["weight_decay_exclusions"]
+        ['gamma', 'beta', 'bias']
+    """
+
+    def __init__(self, weight_decay_exclusions=BERT_WEIGHT_DECAY_EXCLUSIONS, **kwargs):
+        super().__init__(**kwargs)
+        self.weight_decay_exclusions = _check_exclusions(weight_decay_exclusions)
+        # Keras joins `var_names` into one regular expression; escape so they match literally.
+        self.exclude_from_weight_decay(
+            var_names=[re.escape(name) for name in self.weight_decay_exclusions]
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["weight_decay_exclusions"] = list(self.weight_decay_exclusions)
+        return config
+
+
+def _check_range(name, value, low, high, low_inclusive, high_inclusive, hint):
+    in_range = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= low if low_inclusive else value > low)
+        and (value <= high if high_inclusive else value < high)
+    )
+    if not in_range:
+        interval = f"{'[' if low_inclusive else '('}{low}, {high}{']' if high_inclusive else ')'}"
+        raise ValueError(
+            f"bert_optimizer: `{name}` must be a number in {interval}, found {value!r}. {hint}"
+        )
+
+
+def bert_optimizer(
+    learning_rate=2e-5,
+    num_train_steps=None,
+    warmup_ratio=0.1,
+    weight_decay=0.01,
+    epsilon=1e-6,
+    clipnorm=1.0,
+    beta_1=0.9,
+    beta_2=0.999,
+    **kwargs,
+):
+    """Returns Google BERT's fine-tuning/pre-training optimizer as a `BertAdamW`.
+
+    Args:
+        learning_rate: peak learning rate, reached at the end of warmup.
+        num_train_steps: total optimizer steps (epochs x steps per epoch). None leaves it
+            to `set_num_train_steps(optimizer, n)`, which the task models call when `fit`
+            starts.
+        warmup_ratio: fraction of `num_train_steps` spent warming up linearly from 0.
+        weight_decay: decoupled weight decay rate (not applied to LayerNorm and biases).
+        epsilon: Adam epsilon (Google uses 1e-6, not Keras' 1e-7).
+        clipnorm: gradients are clipped so their global norm is at most this; None disables.
+        beta_1, beta_2: Adam moment decay rates.
+        **kwargs: passed to `keras.optimizers.AdamW` (e.g. `gradient_accumulation_steps`;
+            the schedule then counts micro-batches, which is what `iterations` counts).
+    """
+    _check_range("learning_rate", learning_rate, 0.0, math.inf, False, False,
+                 "BERT fine-tuning uses 2e-5 to 5e-5; pre-training 1e-4.")
+    _check_range("weight_decay", weight_decay, 0.0, math.inf, True, False,
+                 "Google uses 0.01; pass 0.0 to disable weight decay.")
+    _check_range("epsilon", epsilon, 0.0, math.inf, False, False, "Google uses 1e-6.")
+    _check_range("beta_1", beta_1, 0.0, 1.0, True, False, "Google uses 0.9.")
+    _check_range("beta_2", beta_2, 0.0, 1.0, True, False, "Google uses 0.999.")
+    if clipnorm is not None:
+        _check_range("clipnorm", clipnorm, 0.0, math.inf, False, False,
+                     "Google clips to a global norm of 1.0; pass None to disable clipping.")
+    schedule = WarmupLinearDecay(
+        learning_rate, num_train_steps=num_train_steps, warmup_ratio=warmup_ratio
+    )
+    return BertAdamW(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=epsilon,
+        global_clipnorm=clipnorm,
+        **kwargs,
+    )
+
+
+def _warmup_linear_decay_of(optimizer):
+    """The optimizer's `WarmupLinearDecay`, looking through wrappers such as
+    `LossScaleOptimizer`; None when it uses another learning rate."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    # Keras 3 keeps the schedule object only in this attribute; the public
+    # `learning_rate` property evaluates it.
+    schedule = getattr(optimizer, "_learning_rate", None)
+    return schedule if isinstance(schedule, WarmupLinearDecay) else None
+
+
+def needs_num_train_steps(optimizer):
+    """True when `optimizer` uses a `WarmupLinearDecay` whose `num_train_steps` is unknown."""
+    schedule = _warmup_linear_decay_of(optimizer)
+    return schedule is not None and not schedule.is_resolved()
+
+
+def set_num_train_steps(optimizer, num_train_steps):
+    """Sets the total training steps of the optimizer's `WarmupLinearDecay` in place.
+
+    Works before or after the train step was compiled (no retracing on TensorFlow).
+
+    Raises:
+        ValueError: the optimizer does not use `WarmupLinearDecay`, or `num_train_steps`
+            is not an integer > 0.
+    """
+    schedule = _warmup_linear_decay_of(optimizer)
+    if schedule is None:
+        raise ValueError(
+            f"set_num_train_steps: optimizer {type(optimizer).__name__} does not use a "
+            f"WarmupLinearDecay learning rate, so it has no training steps to set. Build it "
+            f"with `keras_bert_suite.training.bert_optimizer()` or check "
+            f"`needs_num_train_steps(optimizer)` first."
+        )
+    schedule.set_num_train_steps(num_train_steps)
