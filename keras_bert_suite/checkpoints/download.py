@@ -88,14 +88,16 @@ def fetch_archive(url, name=None, expected_sha256=None, progress=True):
     name = _plain_file_name(name or default_archive_name(url))
     path = cache_dir() / "downloads" / name
     records = _read_checksums()
-    expected = (expected_sha256 or records.get(name, {}).get("sha256") or "").lower()
+    recorded = records.get(name, {}).get("sha256")
+    expected = (expected_sha256 or recorded or "").lower()
     found = _sha256_of(path) if path.is_file() else _download(url, path, progress)
     if expected and found != expected:
         path.unlink()
+        origin = "given" if expected_sha256 else f"recorded on first download in {_checksums_path()}"
         raise ChecksumError(
-            f"sha256 mismatch for {path} (from {url}): expected {expected}, found {found}. "
-            "The file was removed; run again to download a fresh copy. If the file changed "
-            f"upstream on purpose, delete the entry {name!r} from {_checksums_path()}."
+            f"sha256 mismatch for {path} (from {url}): expected {expected} ({origin}), found "
+            f"{found}. The file was removed; run again to download a fresh copy."
+            + ("" if expected_sha256 else f" If the file changed upstream on purpose, delete the entry {name!r} there.")
         )
     if records.get(name) != {"url": url, "sha256": found}:
         _write_checksums({**records, name: {"url": url, "sha256": found}})

@@ -99,10 +99,15 @@ def get_preset_info(name):
     """The info dict (a copy) of a preset name or alias; a ValueError suggests close names."""
     info = lookup_preset(name)
     if info is None:
-        close = difflib.get_close_matches(name, list(_registry()), n=3, cutoff=0.6)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"Unknown preset {name!r}.{hint} `keras_bert_suite.presets.list_presets()` lists all "
-            "registered names; a local folder path or a zip URL is accepted too."
-        )
+        raise unknown_preset_error(name)
     return info
+
+
+def unknown_preset_error(name):
+    """The ValueError for an unregistered name, suggesting the closest registered ones."""
+    close = difflib.get_close_matches(name, list(_registry()), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return ValueError(
+        f"Unknown preset {name!r}.{hint} `keras_bert_suite.presets.list_presets()` lists all "
+        "registered names; a local folder path or a zip URL is accepted too."
+    )

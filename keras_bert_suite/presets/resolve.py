@@ -15,7 +15,7 @@ import re
 
 from keras_bert_suite.checkpoints.download import download_preset
 from keras_bert_suite.config import BertConfig
-from keras_bert_suite.presets.registry import lookup_preset, get_preset_info
+from keras_bert_suite.presets.registry import lookup_preset, unknown_preset_error
 
 # Format -> files it needs; a tuple lists alternatives of which one must be present.
 _LAYOUTS = {
@@ -76,7 +76,7 @@ def resolve_preset(preset):
     elif pathlib.Path(text).is_dir():
         folder = pathlib.Path(text)
     elif isinstance(preset, str) and "/" not in text and os.sep not in text:
-        get_preset_info(text)  # Raises the unknown-name error with close matches.
+        raise unknown_preset_error(text)
     else:
         raise FileNotFoundError(
             f"Preset folder {text} does not exist. Pass an existing checkpoint folder, a zip URL, "
@@ -84,10 +84,7 @@ def resolve_preset(preset):
         )
     folder = _descend_into_single_subfolder(folder)
     layout = _detect_format(folder)
-    if info is not None:
-        lowercase = info["lowercase"]
-    else:
-        lowercase = _detect_lowercase(folder, layout)
+    lowercase = info["lowercase"] if info is not None else _detect_lowercase(folder, layout)
     return ResolvedPreset(
         folder=folder,
         format=layout,
@@ -153,10 +150,9 @@ def _detect_lowercase(folder, layout):
     """Whether the vocabulary expects lowercased text, from the files or the folder's name."""
     if layout == "keras":
         return _read_bool(folder / "tokenizer_config.json", "lowercase")
-    if layout == "huggingface" and (folder / "tokenizer_config.json").is_file():
-        tokenizer_config = _read_json(folder / "tokenizer_config.json")
-        if "do_lower_case" in tokenizer_config:
-            return _read_bool(folder / "tokenizer_config.json", "do_lower_case")
+    tokenizer_file = folder / "tokenizer_config.json"
+    if layout == "huggingface" and tokenizer_file.is_file() and "do_lower_case" in _read_json(tokenizer_file):
+        return _read_bool(tokenizer_file, "do_lower_case")
     hints = [folder.name]
     if layout == "huggingface":
         hints.insert(0, str(_read_json(folder / "config.json").get("_name_or_path", "")))

@@ -148,9 +148,10 @@ def format_eval_results(results):
     """One `key = value` line per key, keys sorted: the original's `eval_results.txt`.
 
     The original `run_classifier.py` writes `eval_accuracy`, `eval_loss`, `global_step`
-    and `loss` (see `EVAL_RESULT_KEYS`); any other keys are written the same way.
+    and `loss` (see `EVAL_RESULT_KEYS`); any other keys are written the same way. Values
+    go through `str()` as the original's `"%s"` does, so a float32 prints its short form.
     """
-    return "".join(f"{key} = {results[key]}\n" for key in sorted(results))
+    return "".join(f"{key} = {results[key]!s}\n" for key in sorted(results))
 
 
 def write_eval_results(path, results):

@@ -144,11 +144,17 @@ GLUE_TASKS = {
     )
 }
 
-_ALIASES = {"mnlim": "mnli", "mnlimatched": "mnli", "mnlimm": "mnli_mismatched"}
-
 
 def _squash(name):
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+_LOOKUP = {
+    **{_squash(name): name for name in GLUE_TASKS},
+    "mnlim": "mnli",
+    "mnlimatched": "mnli",
+    "mnlimm": "mnli_mismatched",
+}
 
 
 def get_task(name):
@@ -156,11 +162,9 @@ def get_task(name):
     if isinstance(name, GlueTask):
         return name
     key = _squash(name)
-    key = _ALIASES.get(key, key)
-    for task_name, task in GLUE_TASKS.items():
-        if _squash(task_name) == key:
-            return task
-    raise ValueError(f"Unknown GLUE task {name!r}; known tasks: {', '.join(GLUE_TASKS)}.")
+    if key not in _LOOKUP:
+        raise ValueError(f"Unknown GLUE task {name!r}; known tasks: {', '.join(GLUE_TASKS)}.")
+    return GLUE_TASKS[_LOOKUP[key]]
 
 
 def _parse_label(task, value, path, line):

@@ -186,7 +186,7 @@ def _official_answer(answer, where, path):
     }
 
 
-def _load_json(path):
+def load_json(path):
     """Parses a JSON file, turning a syntax error into `DataFileError` with its line."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
@@ -220,7 +220,7 @@ def read_squad_file(path, is_training=False, skip_mismatched=False):
     Returns:
         A `SquadDataset` with the examples, the file's version and the skipped ids.
     """
-    dataset_json = _load_json(path)
+    dataset_json = load_json(path)
     data = _require(dataset_json, "data", "the top level", path)
     if not isinstance(data, list):
         raise DataFileError(path, None, f"'data' should be a list, found {type(data).__name__}; {_LAYOUT_HINT}")

@@ -22,6 +22,7 @@ Example:
     >>> needs_num_train_steps(optimizer)
     True
     >>> set_num_train_steps(optimizer, 3 * 115)              # epochs x steps per epoch
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     >>> model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
 """
 

@@ -19,6 +19,8 @@ def google_learning_rate(step, peak, num_train_steps, num_warmup_steps):
 
 
 def lr(schedule, step):
+    """The rate as a Python float. It is computed in float32 like the original, where
+    1 - step/N loses ~1e-6 relative precision near the last step: tests use rel=1e-5."""
     return float(schedule(step))
 
 
@@ -38,7 +40,7 @@ def lr(schedule, step):
 def test_values_at_chosen_steps(step, expected):
     schedule = WarmupLinearDecay(1e-4, num_train_steps=100, warmup_ratio=0.1)
     assert schedule.warmup_steps == 10
-    assert lr(schedule, step) == pytest.approx(expected, rel=1e-6, abs=1e-12)
+    assert lr(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +57,7 @@ def test_matches_google_formula_at_every_step(
     assert schedule.warmup_steps == expected_warmup
     for step in range(num_train_steps + 5):
         expected = google_learning_rate(step, 3e-5, num_train_steps, expected_warmup)
-        assert lr(schedule, step) == pytest.approx(expected, rel=1e-6, abs=1e-12), step
+        assert lr(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-12), step
 
 
 def test_accepts_the_optimizers_int64_iterations():

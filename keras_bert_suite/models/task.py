@@ -1,0 +1,219 @@
+"""`BertTask`: the shared base of every task model (preprocessor + backbone + head).
+
+It gives each task Keras' `fit` / `evaluate` / `predict` on raw text: inputs are
+turned into a `tf.data` pipeline that runs the preprocessor (string ops) outside
+the compiled train step. It compiles itself with BERT's recipe (AdamW, warmup then
+linear decay to 0, resolved from `epochs x steps` when `fit` starts).
+
+Example:
+    >>> model = BertClassifier.from_preset("minilm_l6_h384_uncased", num_classes=2)
+    >>> model.fit(["good", "bad"], [1, 0], epochs=3)   # warms up, decays to 0
+    >>> model.predict(["great"])                        # logits [1, 2]
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_suite.preprocessing.base import is_string_input
+from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps
+
+DEFAULT_BATCH_SIZE = 32
+
+
+class BertTask(keras.Model):
+    """Base class: subclasses build the functional graph and define the default loss."""
+
+    default_learning_rate = 5e-5
+    preprocessor_class = None
+
+    def _init_task(self, backbone, preprocessor, compile):
+        """Call at the end of a subclass `__init__` (after the functional graph is built)."""
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self._schedule_owned_by_fit = False
+        if compile:
+            self.compile()
+
+    # === Compilation ===
+    def default_metrics(self):
+        return None
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=None, **kwargs):
+        """Keras `compile` with BERT defaults for every argument left as "auto".
+
+        `optimizer="auto"` is `bert_optimizer(learning_rate)`: AdamW (decay 0.01, not on
+        LayerNorm/bias), linear warmup over 10% of the steps, linear decay to 0.
+        """
+        if optimizer == "auto":
+            optimizer = bert_optimizer(learning_rate or self.default_learning_rate)
+        super().compile(
+            optimizer=optimizer,
+            loss=self.default_loss() if loss == "auto" else loss,
+            metrics=self.default_metrics() if metrics == "auto" else metrics,
+            **kwargs,
+        )
+
+    # === Data ===
+    def _check_compiled(self, method):
+        if not self.compiled:
+            raise RuntimeError(
+                f"{type(self).__name__}.{method}() needs a compiled model: it was built with "
+                "compile=False. Call model.compile() (BERT defaults) or model.compile(optimizer=..., "
+                "loss=...) first."
+            )
+
+    def _check_packed(self, x):
+        if self.preprocessor is None and is_string_input(x):
+            raise ValueError(
+                f"{type(self).__name__} was built with preprocessor=None, so it takes packed tensors "
+                "(token_ids, segment_ids, padding_mask), not raw strings. Build it with a "
+                f"preprocessor (e.g. {type(self).__name__}.from_preset(...)) or preprocess first."
+            )
+
+    def check_labels(self, y):
+        """Subclasses validate in-memory labels here (raise ValueError naming the problem)."""
+
+    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+        """A batched, preprocessed `tf.data.Dataset` of `(x, y, sample_weight)`.
+
+        `x` may be raw text (list/array/tensor, a pair tuple) or a `tf.data.Dataset`
+        of batches of raw text (and labels). Returns None when there is no preprocessor.
+        """
+        if self.preprocessor is None:
+            self._check_packed(x)
+            return None
+        if isinstance(x, tf.data.Dataset):
+            dataset = x
+        else:
+            check_same_length(x, y, sample_weight)
+            if y is not None:
+                self.check_labels(y)
+            parts = tuple(part for part in (x, y, sample_weight) if part is not None)
+            dataset = tf.data.Dataset.from_tensor_slices(parts)
+            if shuffle:
+                dataset = dataset.shuffle(int(dataset.cardinality()), reshuffle_each_iteration=True)
+            dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
+        preprocess = self.preprocessor
+        return dataset.map(
+            lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE
+        ).prefetch(tf.data.AUTOTUNE)
+
+    def _resolve_schedule(self, dataset, x, epochs, steps_per_epoch, batch_size):
+        """Sets the auto schedule's `num_train_steps` from epochs x steps per epoch."""
+        if not (needs_num_train_steps(self.optimizer) or self._schedule_owned_by_fit):
+            return
+        steps = steps_per_epoch
+        if steps is None and dataset is not None:
+            cardinality = int(dataset.cardinality())
+            steps = cardinality if cardinality > 0 else None
+        if steps is None and dataset is None:
+            first = x["token_ids"] if isinstance(x, dict) else x
+            if hasattr(first, "shape") and first.shape[0] is not None:
+                steps = math.ceil(int(first.shape[0]) / (batch_size or DEFAULT_BATCH_SIZE))
+        if steps is None:
+            raise ValueError(
+                "The learning-rate schedule needs the number of training steps, but the dataset's "
+                "length is unknown. Pass steps_per_epoch= to fit(), or compile with "
+                "bert_optimizer(learning_rate, num_train_steps=...)."
+            )
+        set_num_train_steps(self.optimizer, int(self.optimizer.iterations.numpy()) + epochs * steps)
+        self._schedule_owned_by_fit = True
+
+    # === Keras entry points on raw text ===
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, sample_weight=None,
+            validation_data=None, shuffle=True, steps_per_epoch=None, **kwargs):
+        """Keras `fit` that also takes raw text (see `make_dataset`)."""
+        self._check_compiled("fit")
+        dataset = self.make_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
+        if validation_data is not None and self.preprocessor is not None:
+            if isinstance(validation_data, tf.data.Dataset):
+                validation_data = self.make_dataset(validation_data)
+            else:
+                validation_x, validation_y, validation_weight = keras.utils.unpack_x_y_sample_weight(
+                    tuple(validation_data))
+                validation_data = self.make_dataset(validation_x, validation_y, validation_weight, batch_size)
+        self._resolve_schedule(dataset, x, epochs, steps_per_epoch, batch_size)
+        if dataset is None:
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
+                               validation_data=validation_data, shuffle=shuffle,
+                               steps_per_epoch=steps_per_epoch, **kwargs)
+        return super().fit(dataset, epochs=epochs, validation_data=validation_data,
+                           steps_per_epoch=steps_per_epoch, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
+        """Keras `evaluate` that also takes raw text."""
+        self._check_compiled("evaluate")
+        dataset = self.make_dataset(x, y, sample_weight, batch_size)
+        if dataset is None:
+            return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
+        return super().evaluate(dataset, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """Keras `predict` that also takes raw text; returns the head's outputs."""
+        dataset = self.make_dataset(x, batch_size=batch_size)
+        if dataset is None:
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        return super().predict(dataset, **kwargs)
+
+    # === Config ===
+    def get_config(self):
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor)
+            if self.preprocessor is not None else None,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "preprocessor"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config, compile=False)
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, sequence_length=128, preprocessor="auto", **kwargs):
+        """The task model on the backbone (and head weights, when the checkpoint has them) of `preset`."""
+        from keras_bert_suite.models.backbone import BertBackbone
+
+        backbone_kwargs = {k: kwargs.pop(k) for k in ("dropout", "attention_dropout", "dtype") if k in kwargs}
+        backbone = BertBackbone.from_preset(preset, load_weights=load_weights, **backbone_kwargs)
+        if preprocessor == "auto":
+            preprocessor = cls.preprocessor_class.from_preset(preset, sequence_length=sequence_length)
+        model = cls(backbone=backbone, preprocessor=preprocessor, **kwargs)
+        if load_weights:
+            model.load_head_weights(preset)
+        return model
+
+    def load_head_weights(self, preset):
+        """Loads head weights from the preset's checkpoint when it has them (MLM/NSP heads)."""
+
+
+def check_same_length(x, y=None, sample_weight=None):
+    """Raises a clear error when the parts of a tuple input (or the labels) differ in length."""
+    parts = list(x) if isinstance(x, tuple) else [x]
+    names = [f"x[{i}]" for i in range(len(parts))] if isinstance(x, tuple) else ["x"]
+    for name, part in (("y", y), ("sample_weight", sample_weight)):
+        if part is not None and not isinstance(part, dict):
+            parts.append(part)
+            names.append(name)
+    lengths = [len(part) if not hasattr(part, "shape") else part.shape[0] for part in parts]
+    if len(set(lengths)) > 1:
+        found = ", ".join(f"{name}: {length}" for name, length in zip(names, lengths))
+        raise ValueError(f"Inputs and labels must have one entry per example; found lengths {found}.")
+
+
+def as_numpy_labels(y, what="labels"):
+    """`y` as a numpy array, with a clear error for ragged or non-numeric labels."""
+    try:
+        array = np.asarray(y)
+    except ValueError as error:
+        raise ValueError(f"Could not read {what} as an array: {error}") from None
+    if array.dtype.kind not in "iufb":
+        raise ValueError(f"Expected numeric {what}, found dtype {array.dtype}.")
+    return array
