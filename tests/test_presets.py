@@ -136,7 +136,8 @@ def test_preset_info_is_a_copy():
 
 
 def test_unknown_name_suggests_close_names():
-    with pytest.raises(ValueError, match=r"Unknown preset 'bert_base_uncase'\. Did you mean 'bert_base_uncased'.*list_presets\(\)"):
+    suggestion = r"Unknown preset 'bert_base_uncase'\. Did you mean 'bert_base_uncased'.*list_presets\(\)"
+    with pytest.raises(ValueError, match=suggestion):
         get_preset_info("bert_base_uncase")
     with pytest.raises(ValueError, match=r"Unknown preset 'bert_tiny'\. Did you mean 'bert_tiny_uncased'"):
         resolve_preset("bert_tiny")
@@ -281,7 +282,8 @@ def test_folder_of_no_known_layout_lists_its_files_and_the_layouts(tmp_path):
     assert "Found: notes.txt, weights.npz." in message
     assert "google: bert_config.json, bert_model.ckpt.index, vocab.txt" in message
     assert "huggingface: config.json, model.safetensors or pytorch_model.bin, vocab.txt" in message
-    assert "keras: kbs_metadata.json, backbone_config.json, model.weights.h5, vocab.txt, tokenizer_config.json" in message
+    keras_layout = "kbs_metadata.json, backbone_config.json, model.weights.h5, vocab.txt, tokenizer_config.json"
+    assert f"keras: {keras_layout}" in message
 
 
 def test_missing_local_folder_is_named(tmp_path):
@@ -344,4 +346,12 @@ def test_zip_url_resolves_with_casing_from_its_folder(served, tmp_path, monkeypa
     resolved = resolve_preset(f"{base}/cased.zip")
     assert (resolved.format, resolved.lowercase, resolved.name) == ("google", False, None)
     assert resolved.folder.name == "cased_L-2_H-128_A-2"
+    assert resolved.folder.parent.parent == tmp_path / "cache" / "extracted"
+
+
+def test_local_zip_file_is_unpacked_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_BERT_SUITE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "mine.zip").write_bytes(_google_zip("cased_L-2_H-128_A-2"))
+    resolved = resolve_preset(tmp_path / "mine.zip")
+    assert (resolved.format, resolved.lowercase, resolved.folder.name) == ("google", False, "cased_L-2_H-128_A-2")
     assert resolved.folder.parent.parent == tmp_path / "cache" / "extracted"

@@ -94,10 +94,11 @@ def fetch_archive(url, name=None, expected_sha256=None, progress=True):
     if expected and found != expected:
         path.unlink()
         origin = "given" if expected_sha256 else f"recorded on first download in {_checksums_path()}"
+        advice = "The file was removed; run again to download a fresh copy."
+        if not expected_sha256:
+            advice += f" If the file changed upstream on purpose, delete the entry {name!r} there."
         raise ChecksumError(
-            f"sha256 mismatch for {path} (from {url}): expected {expected} ({origin}), found "
-            f"{found}. The file was removed; run again to download a fresh copy."
-            + ("" if expected_sha256 else f" If the file changed upstream on purpose, delete the entry {name!r} there.")
+            f"sha256 mismatch for {path} (from {url}): expected {expected} ({origin}), found {found}. {advice}"
         )
     if records.get(name) != {"url": url, "sha256": found}:
         _write_checksums({**records, name: {"url": url, "sha256": found}})
@@ -134,8 +135,9 @@ def extract_archive(zip_path, target_dir):
 def download_preset(url, name=None, expected_sha256=None, progress=True):
     """Downloads (once) and unpacks the zip at `url`; returns `<cache>/extracted/<name>/`.
 
-    A second call finds the unpacked folder and does no network access. A corrupt cached
-    zip is removed (with its recorded checksum) so the next call downloads it afresh.
+    A second call finds the unpacked folder and returns it at once: no network access and
+    no re-hashing of the zip. A corrupt cached zip is removed (with its recorded checksum)
+    so the next call downloads it afresh.
     """
     name = _plain_file_name(name or default_archive_name(url))
     target = cache_dir() / "extracted" / name.removesuffix(".zip")
@@ -144,7 +146,7 @@ def download_preset(url, name=None, expected_sha256=None, progress=True):
     try:
         archive = fetch_archive(url, name, expected_sha256, progress)
     except DownloadError as error:
-        raise DownloadError(f"{error}\nOr place the unpacked folder at {target}") from None
+        raise DownloadError(f"{error}\nOr place the unpacked folder at {target}.") from None
     try:
         return extract_archive(archive, target)
     except CorruptArchiveError as error:

@@ -69,6 +69,25 @@ def backbone_variables(backbone):
     return names
 
 
+def masked_lm_variables(head):
+    """`{google_name: keras.Variable}` for a BertMaskedLMHead (`cls/predictions/*`)."""
+    return {
+        "cls/predictions/transform/dense/kernel": head.transform.kernel,
+        "cls/predictions/transform/dense/bias": head.transform.bias,
+        "cls/predictions/transform/LayerNorm/gamma": head.transform_layer_norm.gamma,
+        "cls/predictions/transform/LayerNorm/beta": head.transform_layer_norm.beta,
+        "cls/predictions/output_bias": head.output_bias,
+    }
+
+
+def output_layer_variables(dense, prefix):
+    """`{google_name: variable}` for a head stored as `{prefix}output_weights` [out, in].
+
+    The caller transposes `output_weights` to a Keras kernel before assigning.
+    """
+    return {f"{prefix}output_weights": dense.kernel, f"{prefix}output_bias": dense.bias}
+
+
 def assign_weights(variables, weights, source, optional_prefixes=()):
     """Copies `weights` into `variables` (both keyed by Google name), checking everything.
 

@@ -4,3 +4,4 @@ from keras_bert_suite.layers.activations import SUPPORTED_ACTIVATIONS, get_activ
 from keras_bert_suite.layers.attention import BertSelfAttention
 from keras_bert_suite.layers.embeddings import BertEmbeddings
 from keras_bert_suite.layers.encoder_block import BertEncoderBlock
+from keras_bert_suite.layers.masked_lm_head import BertMaskedLMHead

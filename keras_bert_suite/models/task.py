@@ -12,6 +12,7 @@ Example:
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -190,8 +191,30 @@ class BertTask(keras.Model):
             model.load_head_weights(preset)
         return model
 
+    def head_checkpoint_variables(self):
+        """`{google_name: variable}` of head weights a Google/HF checkpoint may hold."""
+        return {}
+
     def load_head_weights(self, preset):
-        """Loads head weights from the preset's checkpoint when it has them (MLM/NSP heads)."""
+        """Loads this task's head from the preset's checkpoint; warns where it has none."""
+        from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
+        from keras_bert_suite.checkpoints.names import assign_weights
+        from keras_bert_suite.presets import resolve_preset
+
+        variables = self.head_checkpoint_variables()
+        if not variables:
+            return
+        resolved = resolve_preset(preset)
+        if resolved.format == "keras":
+            warnings.warn(
+                f"{resolved.folder} holds backbone weights only: the {type(self).__name__} head "
+                "starts untrained.", stacklevel=3,
+            )
+            return
+        weights = read_checkpoint_weights(resolved)
+        # Google's `output_weights` are [out, in]; Keras kernels are [in, out].
+        weights = {name: (w.T if name.endswith("output_weights") else w) for name, w in weights.items()}
+        assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))
 
 
 def check_same_length(x, y=None, sample_weight=None):

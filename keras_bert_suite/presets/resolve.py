@@ -1,4 +1,4 @@
-"""Turn a preset (registered name, zip URL or local folder) into a checked checkpoint folder.
+"""Turn a preset (registered name, zip URL or file, local folder) into a checked checkpoint folder.
 
 Example:
     >>> resolved = resolve_preset("minilm_l6_h384_uncased")
@@ -60,7 +60,7 @@ def resolve_preset(preset):
 
     Args:
         preset: a registered name or alias (see `list_presets()`), an `http(s)://` or
-            `file://` URL of a zip, or a local folder. A registered name wins over a folder
+            `file://` URL of a zip, a local `.zip` file, or a local folder. A registered name wins over a folder
             of the same name in the working directory; write `./name` for the folder.
 
     Returns:
@@ -75,6 +75,8 @@ def resolve_preset(preset):
         folder = download_preset(text)
     elif pathlib.Path(text).is_dir():
         folder = pathlib.Path(text)
+    elif pathlib.Path(text).is_file() and text.endswith(".zip"):
+        folder = download_preset(pathlib.Path(text).resolve().as_uri())
     elif isinstance(preset, str) and "/" not in text and os.sep not in text:
         raise unknown_preset_error(text)
     else:

@@ -185,7 +185,9 @@ def write_conll_predictions(path, sentences, gold_tags, predicted_tags):
             )
         for word, gold_tag, predicted_tag in zip(words, gold, predicted):
             if not word or any(ch.isspace() for ch in word):
-                raise ValueError(f"Sentence {index}: word {word!r} is empty or holds whitespace; CoNLL columns would shift.")
+                raise ValueError(
+                    f"Sentence {index}: word {word!r} is empty or holds whitespace; CoNLL columns would shift."
+                )
             lines.append(f"{word} {gold_tag} {predicted_tag}\n")
         lines.append("\n")
     with atomic_path(path) as tmp:

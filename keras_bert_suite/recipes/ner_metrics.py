@@ -116,7 +116,9 @@ def evaluate_ner(gold_tags, predicted_tags):
             "O" / PREFIX-TYPE.
     """
     if len(gold_tags) != len(predicted_tags):
-        raise ValueError(f"Expected as many predicted as gold sentences, found {len(predicted_tags)} and {len(gold_tags)}.")
+        raise ValueError(
+            f"Expected as many predicted as gold sentences, found {len(predicted_tags)} and {len(gold_tags)}."
+        )
     counts = {}
     correct_tokens = tokens = 0
     for index, (gold, predicted) in enumerate(zip(gold_tags, predicted_tags)):
@@ -139,14 +141,14 @@ def classification_report(gold_tags, predicted_tags, digits=4):
     """A text table: conlleval's summary line, then precision/recall/F1/support per type.
 
     Example:
-        >>> print(classification_report([["B-PER", "O"]], [["B-PER", "O"]], digits=2))
+        >>> print(classification_report([["B-PER", "O"]], [["B-PER", "O"]], digits=2), end="")
         processed 2 tokens with 1 entities; found: 1 entities; correct: 1.
-                    precision    recall  f1-score   support
+                  precision    recall  f1-score   support
         <BLANKLINE>
-                PER      1.00      1.00      1.00         1
+              PER      1.00      1.00      1.00         1
         <BLANKLINE>
-          micro avg      1.00      1.00      1.00         1
-           accuracy                          1.00         2
+        micro avg      1.00      1.00      1.00         1
+         accuracy                          1.00         2
     """
     scores = evaluate_ner(gold_tags, predicted_tags)
     overall = scores.overall

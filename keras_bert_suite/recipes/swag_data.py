@@ -6,8 +6,8 @@ absent from the test split. As in BERT's SWAG setup and HF's `run_swag`, the con
 `sent1` and choice i is `sent2 + " " + ending_i`.
 
 Example:
-    >>> examples = read_swag("swag/val.csv")       # doctest: +SKIP
-    >>> examples[0].choices[examples[0].label]     # doctest: +SKIP
+    >>> examples = read_swag("swag/sample.json")    # doctest: +SKIP
+    >>> examples[0].choices[examples[0].label]      # doctest: +SKIP
     'A drum line passes by walking down the street playing their instruments.'
 """
 

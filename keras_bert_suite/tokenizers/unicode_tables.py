@@ -69,7 +69,7 @@ class MappingTable:
     """Code points `keys[i]` map to `values[splits[i]:splits[i + 1]]`; others to themselves."""
 
     keys: np.ndarray  # int32, sorted
-    splits: np.ndarray  # int64, len(keys) + 1
+    splits: np.ndarray  # int32, len(keys) + 1
     values: np.ndarray  # int32
 
 
@@ -160,6 +160,6 @@ def mapping_table(lowercase, decompose):
             splits.append(len(values))
     return MappingTable(
         keys=np.asarray(keys, np.int32),
-        splits=np.asarray(splits, np.int64),
+        splits=np.asarray(splits, np.int32),
         values=np.asarray(values, np.int32),
     )

@@ -158,7 +158,8 @@ def test_tampered_cached_file_is_removed_and_fetched_afresh(server, cache):
     path = fetch_archive(url, name="tiny.zip", progress=False)
     path.write_bytes(path.read_bytes() + b"tampered")
     found = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(ChecksumError, match=rf"\(from {url}\): expected {sha} \(recorded on first download in .*checksums\.json\), found {found}\. The file was removed"):
+    recorded = rf"\(from {url}\): expected {sha} \(recorded on first download in .*checksums\.json\)"
+    with pytest.raises(ChecksumError, match=rf"{recorded}, found {found}\. The file was removed"):
         fetch_archive(url, name="tiny.zip", progress=False)
     assert not path.exists()
 
@@ -168,7 +169,8 @@ def test_tampered_cached_file_is_removed_and_fetched_afresh(server, cache):
 
 def test_wrong_expected_sha256_removes_the_download(server, cache):
     url, sha = served_zip(server)
-    with pytest.raises(ChecksumError, match=rf"\(from {url}\): expected {'0' * 64} \(given\), found {sha}\. The file was removed"):
+    expected = rf"\(from {url}\): expected {'0' * 64} \(given\)"
+    with pytest.raises(ChecksumError, match=rf"{expected}, found {sha}\. The file was removed"):
         fetch_archive(url, name="tiny.zip", expected_sha256="0" * 64, progress=False)
     assert not (cache / "downloads" / "tiny.zip").exists()
     assert not (cache / "checksums.json").exists()
@@ -176,11 +178,24 @@ def test_wrong_expected_sha256_removes_the_download(server, cache):
 
 def test_corrupt_zip_is_reported_and_removed(server, cache):
     url, _ = served_zip(server, "broken.zip", b"<html>not a zip archive</html>")
-    with pytest.raises(CorruptArchiveError, match=r"broken\.zip is not a readable zip archive.*cached file was removed"):
+    corrupt = r"broken\.zip is not a readable zip archive.*cached file was removed"
+    with pytest.raises(CorruptArchiveError, match=corrupt):
         download_preset(url, name="broken.zip", progress=False)
     assert not (cache / "downloads" / "broken.zip").exists()
     assert not (cache / "extracted" / "broken").exists()
     assert json.loads((cache / "checksums.json").read_text()) == {}
+
+
+def test_extraction_failing_midway_leaves_no_target(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("model/vocab.txt", VOCABULARY)
+        archive.writestr("model/weights.bin", b"A" * 4096)
+    damaged = buffer.getvalue().replace(b"A" * 4096, b"A" * 2048 + b"B" + b"A" * 2047)
+    (tmp_path / "damaged.zip").write_bytes(damaged)
+    with pytest.raises(CorruptArchiveError, match=r"damaged\.zip is not a readable zip archive \(Bad CRC-32"):
+        extract_archive(tmp_path / "damaged.zip", tmp_path / "target")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.zip"]
 
 
 def _zip_with_member(path, info, data=b"payload"):

@@ -41,7 +41,8 @@ def test_mrpc_train_dev_test_from_real_files(shared_data):
     assert len(train) == 3667
     assert train[0] == InputExample(
         guid="train-0",
-        text_a='Amrozi accused his brother , whom he called " the witness " , of deliberately distorting his evidence .',
+        text_a='Amrozi accused his brother , whom he called " the witness " , of deliberately distorting his '
+        "evidence .",
         text_b='Referring to him as only " the witness " , Amrozi accused his brother of deliberately distorting '
         "his evidence .",
         label="1",
@@ -104,7 +105,10 @@ def test_stsb_is_regression_with_float_scores(tmp_path):
     write_tsv(
         tmp_path,
         "train.tsv",
-        [header + ["score"], ["0", "main-captions", "MSRvid", "2012test", "0001", "none", "none", "A plane.", "An air plane.", "5.000"]],
+        [
+            header + ["score"],
+            ["0", "main-captions", "MSRvid", "2012test", "0001", "none", "none", "A plane.", "An air plane.", "5.000"],
+        ],
     )
     write_tsv(tmp_path, "test.tsv", [header, ["0", "main-forums", "f", "2015", "0", "none", "none", "Hi.", "Hello."]])
 
@@ -207,28 +211,32 @@ def test_unknown_split_is_named(tmp_path):
 
 
 def test_missing_file_names_path_and_task(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"GLUE task 'rte' split 'dev' expects .*dev\.tsv, which does not exist"):
+    expected = r"GLUE task 'rte' split 'dev' expects .*dev\.tsv, which does not exist"
+    with pytest.raises(FileNotFoundError, match=expected):
         read_glue("rte", tmp_path, "dev")
 
 
 def test_row_with_too_few_columns_names_file_and_line(tmp_path):
     path = write_tsv(tmp_path, "train.tsv", [["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"],
                                              ["1", "1", "2", "A.", "B."], ["0", "3", "4", "C."]])
-    with pytest.raises(DataFileError, match=r"train\.tsv:3: expected at least 5 tab-separated columns for mrpc train, found 4") as caught:
+    expected = r"train\.tsv:3: expected at least 5 tab-separated columns for mrpc train, found 4"
+    with pytest.raises(DataFileError, match=expected) as caught:
         read_glue("mrpc", tmp_path, "train")
     assert (caught.value.file, caught.value.line) == (str(path), 3)
 
 
 def test_last_column_label_must_follow_the_texts(tmp_path):
     write_tsv(tmp_path, "dev.tsv", [["index", "question", "sentence", "label"], ["0", "Q?", "S."]])
-    with pytest.raises(DataFileError, match=r"dev\.tsv:2: expected at least 4 tab-separated columns for qnli dev, found 3"):
+    expected = r"dev\.tsv:2: expected at least 4 tab-separated columns for qnli dev, found 3"
+    with pytest.raises(DataFileError, match=expected):
         read_glue("qnli", tmp_path, "dev")
 
 
 def test_label_outside_task_labels(tmp_path):
     write_tsv(tmp_path, "dev.tsv", [["index", "sentence1", "sentence2", "label"], ["0", "A.", "B.", "entailment"],
                                     ["1", "C.", "D.", "maybe"]])
-    with pytest.raises(DataFileError, match=r"dev\.tsv:3: label 'maybe' is not one of the rte labels \['entailment', 'not_entailment'\]"):
+    expected = r"dev\.tsv:3: label 'maybe' is not one of the rte labels \['entailment', 'not_entailment'\]"
+    with pytest.raises(DataFileError, match=expected):
         read_glue("rte", tmp_path, "dev")
 
 
@@ -259,7 +267,8 @@ def test_read_table_malformed_jsonl_line(tmp_path):
 def test_read_table_jsonl_missing_key_and_non_string_text(tmp_path):
     path = tmp_path / "data.jsonl"
     path.write_text('{"text": "Fine.", "label": 1}\n{"sentence": "Oops.", "label": 0}\n', encoding="utf-8")
-    with pytest.raises(DataFileError, match=r"data\.jsonl:2: missing key 'text' \(for text_a\); found keys \['label', 'sentence'\]"):
+    expected = r"data\.jsonl:2: missing key 'text' \(for text_a\); found keys \['label', 'sentence'\]"
+    with pytest.raises(DataFileError, match=expected):
         read_table(path, "text", label="label")
     path.write_text('{"text": 3}\n', encoding="utf-8")
     with pytest.raises(DataFileError, match=r"data\.jsonl:1: key 'text' must hold a string, found int"):
@@ -269,7 +278,8 @@ def test_read_table_jsonl_missing_key_and_non_string_text(tmp_path):
 def test_read_table_missing_column_and_ragged_row(tmp_path):
     path = tmp_path / "data.csv"
     path.write_text('sentence,label\n"Hello, world",pos\nshort\n', encoding="utf-8")
-    with pytest.raises(DataFileError, match=r"data\.csv:1: column 'text' \(for text_a\) is not in the header \['sentence', 'label'\]"):
+    expected = r"data\.csv:1: column 'text' \(for text_a\) is not in the header \['sentence', 'label'\]"
+    with pytest.raises(DataFileError, match=expected):
         read_table(path, "text")
     with pytest.raises(DataFileError, match=r"data\.csv:3: expected 2 columns as in the header, found 1"):
         read_table(path, "sentence", label="label")
