@@ -277,9 +277,13 @@ def make_examples(questions, contexts, answers=None):
         A list of `SquadExample`s; with `answers`, each has its word span set.
     """
     if len(questions) != len(contexts):
-        raise ValueError(f"got {len(questions)} questions but {len(contexts)} contexts; pass one context per question")
+        raise ValueError(
+            f"got {len(questions)} questions but {len(contexts)} contexts; pass one context per question"
+        )
     if answers is not None and len(answers) != len(questions):
-        raise ValueError(f"got {len(questions)} questions but {len(answers)} answers; pass one answer (or None) per question")
+        raise ValueError(
+            f"got {len(questions)} questions but {len(answers)} answers; pass one answer (or None) per question"
+        )
     examples = []
     for index, (question, context) in enumerate(zip(questions, contexts)):
         doc_tokens, char_to_word_offset = split_context(context)

@@ -235,9 +235,9 @@ def _nbest_for_example(example, features, start_logits, end_logits, options):
     prelim.sort(key=lambda p: p.start_logit + p.end_logit, reverse=True)
     word_starts = example.word_start_chars() if prelim else []
     seen = set()
-    nbest = []
+    candidates = []  # (text, start_logit, end_logit, start char, end char)
     for prediction in prelim:
-        if len(nbest) >= n_best_size:
+        if len(candidates) >= n_best_size:
             break
         if prediction.start_index > 0:
             feature = features[prediction.feature_index]
@@ -247,16 +247,17 @@ def _nbest_for_example(example, features, start_logits, end_logits, options):
         else:
             text, start, end = "", 0, 0
         seen.add(text)
-        nbest.append({"text": text, "start_logit": prediction.start_logit, "end_logit": prediction.end_logit, "start": start, "end": end})
+        candidates.append((text, prediction.start_logit, prediction.end_logit, start, end))
     if version_2 and "" not in seen:
         null_logits = (null.start_logit, null.end_logit) if null is not None else (0.0, 0.0)
-        nbest.append({"text": "", "start_logit": null_logits[0], "end_logit": null_logits[1], "start": 0, "end": 0})
-    if not nbest:
-        nbest.append({"text": "empty", "start_logit": 0.0, "end_logit": 0.0, "start": 0, "end": 0})
-    probabilities = _softmax([entry["start_logit"] + entry["end_logit"] for entry in nbest])
+        candidates.append(("", *null_logits, 0, 0))
+    if not candidates:
+        candidates.append(("empty", 0.0, 0.0, 0, 0))
+    probabilities = _softmax([start_logit + end_logit for _, start_logit, end_logit, _, _ in candidates])
     nbest = [
-        {"text": e["text"], "probability": p, "start_logit": e["start_logit"], "end_logit": e["end_logit"], "start": e["start"], "end": e["end"]}
-        for e, p in zip(nbest, probabilities)
+        {"text": text, "probability": probability, "start_logit": start_logit, "end_logit": end_logit,
+         "start": start, "end": end}
+        for (text, start_logit, end_logit, start, end), probability in zip(candidates, probabilities)
     ]
     return nbest, null
 

@@ -210,7 +210,8 @@ def evaluate_v2(dataset, predictions, na_probs=None, na_prob_thresh=1.0):
     for prefix, wanted in (("HasAns", True), ("NoAns", False)):
         qas_ids = [qas_id for qas_id, answerable in has_answer.items() if answerable == wanted]
         if qas_ids:
-            result.update({f"{prefix}_{key}": value for key, value in _split_scores(exact_thresh, f1_thresh, qas_ids).items()})
+            split = _split_scores(exact_thresh, f1_thresh, qas_ids)
+            result.update({f"{prefix}_{key}": value for key, value in split.items()})
     if searching:
         scored = {qas_id: na_probs[qas_id] for qas_id in na_probs if qas_id in has_answer}
         for name, scores in (("exact", exact), ("f1", f1)):
@@ -236,7 +237,10 @@ def evaluate_file(data_file, prediction_file, na_prob_file=None):
     dataset_json = load_json(data_file)
     predictions = load_json(prediction_file)
     if not isinstance(predictions, dict):
-        raise ValueError(f"{prediction_file}: expected a JSON object {{question id: answer text}}, found {type(predictions).__name__}")
+        raise ValueError(
+            f"{prediction_file}: expected a JSON object {{question id: answer text}}, "
+            f"found {type(predictions).__name__}"
+        )
     if not is_v2_dataset(dataset_json):
         return evaluate_v1(dataset_json, predictions)
     na_probs = load_json(na_prob_file) if na_prob_file is not None else None
