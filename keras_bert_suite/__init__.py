@@ -2,11 +2,25 @@
 
 Example:
     >>> import keras_bert_suite as kbs
-    >>> backbone = kbs.BertBackbone.from_preset("minilm_l6_h384_uncased")
-    >>> tokenizer = kbs.WordPieceTokenizer.from_preset("minilm_l6_h384_uncased")
+    >>> model = kbs.BertClassifier.from_preset("minilm_l6_h384_uncased", num_classes=2)
+    >>> model.fit(["a fine film", "a dull film"], [1, 0], epochs=2)
 """
 
 __version__ = "0.1.0"
 
 from keras_bert_suite.config import BertConfig
-from keras_bert_suite.models import BertBackbone
+from keras_bert_suite.models import (
+    BertBackbone,
+    BertClassifier,
+    BertMaskedLM,
+    BertPreTraining,
+)
+from keras_bert_suite.preprocessing import (
+    BertClassifierPreprocessor,
+    BertMaskedLMPreprocessor,
+    BertPreprocessor,
+    BertPreTrainingPreprocessor,
+)
+from keras_bert_suite.presets import DEFAULT_PRESET, list_presets
+from keras_bert_suite.tokenizers import WordPieceTokenizer
+from keras_bert_suite import training

@@ -50,6 +50,10 @@ class BertTask(keras.Model):
         """
         if optimizer == "auto":
             optimizer = bert_optimizer(learning_rate or self.default_learning_rate)
+        if kwargs.get("jit_compile", "auto") == "auto":
+            # XLA pays off on accelerators; on CPU it compiles for tens of seconds and
+            # measured no faster (benchmarks/), so "auto" means XLA only with a GPU/TPU.
+            kwargs["jit_compile"] = bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
         super().compile(
             optimizer=optimizer,
             loss=self.default_loss() if loss == "auto" else loss,
@@ -141,7 +145,7 @@ class BertTask(keras.Model):
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
                                validation_data=validation_data, shuffle=shuffle,
                                steps_per_epoch=steps_per_epoch, **kwargs)
-        return super().fit(dataset, epochs=epochs, validation_data=validation_data,
+        return super().fit(dataset, epochs=epochs, validation_data=validation_data, shuffle=False,
                            steps_per_epoch=steps_per_epoch, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):

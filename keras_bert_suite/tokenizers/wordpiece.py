@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bert_suite.tokenizers.flat_ops import row_ids
 from keras_bert_suite.tokenizers.normalization import BasicTokenizer
 from keras_bert_suite.tokenizers.vocabulary_file import load_vocabulary
 
@@ -66,6 +67,11 @@ class WordPieceTokenizer(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         self.built = True
 
+        if not isinstance(max_input_chars_per_word, int) or max_input_chars_per_word < 1:
+            raise ValueError(
+                "`max_input_chars_per_word` must be a positive integer (Google uses 200); "
+                f"found {max_input_chars_per_word!r}."
+            )
         self._vocabulary = load_vocabulary(vocabulary)
         missing = [t for t in SPECIAL_TOKENS + (unknown_token,) if t not in self._vocabulary.index]
         if missing:
@@ -91,6 +97,12 @@ class WordPieceTokenizer(keras.layers.Layer):
             unknown_token=unknown_token,
             no_pretokenization=True,
         )
+        # One traced graph instead of hundreds of eager ops per call; nests in tf.data.
+        self._tokenize_batch = tf.function(
+            self._tokenize,
+            input_signature=[tf.TensorSpec([None], tf.string)],
+            autograph=False,
+        )
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
@@ -113,7 +125,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         A piece cut from a normalized character ("İ" -> "i") covers that character."""
         strings = _as_string_tensor(inputs)
         if isinstance(strings, tf.RaggedTensor):
-            results = self._tokenize(strings.flat_values)
+            results = self._tokenize_batch(strings.flat_values)
             return tuple(strings.with_flat_values(r) for r in results)
         rank = strings.shape.rank
         if rank is None:
@@ -122,11 +134,11 @@ class WordPieceTokenizer(keras.layers.Layer):
                 "input_signature such as tf.TensorSpec([None], tf.string)."
             )
         if rank == 0:
-            return tuple(r[0] for r in self._tokenize(strings[tf.newaxis]))
+            return tuple(r[0] for r in self._tokenize_batch(strings[tf.newaxis]))
         if rank == 1:
-            return self._tokenize(strings)
+            return self._tokenize_batch(strings)
         batch = tf.RaggedTensor.from_tensor(strings, ragged_rank=rank - 1)
-        return tuple(batch.with_flat_values(r) for r in self._tokenize(batch.flat_values))
+        return tuple(batch.with_flat_values(r) for r in self._tokenize_batch(batch.flat_values))
 
     def _tokenize(self, strings):
         """1-D strings to ragged `[batch, None]` int32 ids, starts and ends."""
@@ -135,36 +147,30 @@ class WordPieceTokenizer(keras.layers.Layer):
         too_long = chars.row_lengths() > self.max_input_chars_per_word
         texts = tf.where(too_long, "", tf.strings.unicode_encode(chars, "UTF-8"))
         pieces, byte_starts, byte_ends = self._wordpiece.tokenize_with_offsets(texts)
+        piece_starts, piece_ends = _original_offsets(words, pieces, byte_starts, byte_ends)
 
-        # Byte offsets within a word -> the normalized characters -> original offsets.
-        codepoints = tf.cast(chars.flat_values, tf.int64)
-        byte_lengths = 1 + sum(tf.cast(codepoints >= bound, tf.int64) for bound in (0x80, 0x800, 0x10000))
-        char_bytes = tf.cumsum(byte_lengths, exclusive=True)
-        piece_bases = tf.gather(tf.gather(char_bytes, chars.row_starts()), pieces.value_rowids())
-        first_chars = _char_at_byte(char_bytes, piece_bases + byte_starts.flat_values)
-        last_chars = _char_at_byte(char_bytes, piece_bases + byte_ends.flat_values - 1)
-        char_starts, char_ends = words.starts.flat_values, words.ends.flat_values
-
-        # A word over the length limit is one unknown token spanning the word.
-        counts = tf.where(too_long, 1, pieces.row_lengths())
-        piece_words = tf.repeat(tf.range(tf.size(too_long, out_type=tf.int64)), counts)
-        is_long = tf.gather(too_long, piece_words)
+        # A word over the length limit (sent as "", so without pieces) becomes one
+        # unknown token spanning the word.
+        piece_counts = pieces.row_lengths()
+        counts = tf.where(too_long, tf.ones_like(piece_counts), piece_counts)
+        output_words = row_ids(tf.cumsum(counts), tf.reduce_sum(counts))
+        is_long = tf.gather(too_long, output_words)
         wordpiece_positions = tf.where(~is_long)
         total = tf.reduce_sum(counts)[tf.newaxis]
 
         def merge(wordpiece_values, long_word_values):
             scattered = tf.scatter_nd(wordpiece_positions, wordpiece_values, total)
-            return tf.where(is_long, tf.gather(long_word_values, piece_words), scattered)
+            return tf.where(is_long, tf.gather(long_word_values, output_words), scattered)
 
         ids = merge(pieces.flat_values, tf.fill(tf.shape(too_long), self.unk_token_id))
-        starts = merge(
-            tf.gather(char_starts, first_chars), tf.gather(char_starts, chars.row_starts())
-        )
-        ends = merge(tf.gather(char_ends, last_chars), tf.gather(char_ends, chars.row_limits() - 1))
-        rows = tf.gather(words.rows, piece_words)
+        starts = merge(piece_starts, tf.gather(words.starts.flat_values, chars.row_starts()))
+        ends = merge(piece_ends, tf.gather(words.ends.flat_values, chars.row_limits() - 1))
+        rows = tf.gather(words.rows, output_words)
         num_strings = tf.size(strings, out_type=tf.int64)
         return tuple(
-            tf.RaggedTensor.from_value_rowids(tf.cast(values, tf.int32), rows, nrows=num_strings)
+            tf.RaggedTensor.from_value_rowids(
+                tf.cast(values, tf.int32), rows, nrows=num_strings, validate=False
+            )
             for values in (ids, starts, ends)
         )
 
@@ -274,6 +280,25 @@ def _as_string_tensor(inputs):
             f"{strings.dtype.name}. To turn ids back into text, call `detokenize`."
         )
     return strings
+
+
+def _original_offsets(words, pieces, byte_starts, byte_ends):
+    """Each piece's start and end in the original string: its byte offsets within the
+    word's UTF-8 -> the normalized characters it spans -> their original offsets."""
+    chars = words.codepoints
+    codepoints = tf.cast(chars.flat_values, tf.int64)
+    byte_lengths = 1 + sum(
+        tf.cast(codepoints >= bound, tf.int64) for bound in (0x80, 0x800, 0x10000)
+    )
+    char_bytes = tf.cumsum(byte_lengths, exclusive=True)  # All words end to end.
+    piece_words = row_ids(pieces.row_limits(), tf.size(pieces.flat_values))
+    word_bytes = tf.gather(tf.gather(char_bytes, chars.row_starts()), piece_words)
+    first_chars = _char_at_byte(char_bytes, word_bytes + byte_starts.flat_values)
+    last_chars = _char_at_byte(char_bytes, word_bytes + byte_ends.flat_values - 1)
+    return (
+        tf.gather(words.starts.flat_values, first_chars),
+        tf.gather(words.ends.flat_values, last_chars),
+    )
 
 
 def _char_at_byte(char_bytes, byte_positions):

@@ -3,7 +3,8 @@
 Hand-written sentences covering every rule of Google's BasicTokenizer (scripts, accents,
 CJK, final sigma, Turkish dotted I, control and zero-width characters, exotic spaces,
 punctuation of many scripts, math symbols, typed special tokens, over-long words, URLs,
-numbers), then seeded random mixtures of the same material, so rules meet each other.
+numbers), then seeded random mixtures of the same material, so rules meet each other,
+and seeded strings of random code points from all of Unicode.
 
 Example:
     >>> strings = build_corpus()
@@ -183,7 +184,26 @@ def _random_string(rng):
     return "".join(parts)
 
 
-def build_corpus(num_random=450, seed=20181011):
-    """The hand-written sentences plus `num_random` seeded random mixtures."""
+def _random_code_points(rng):
+    """Any code point but surrogates (assigned or not, every plane), mixed with spaces,
+    Latin and Greek letters, combining marks and spacing marks with a combining class."""
+    nearby = [*range(0x20, 0x250), *range(0x300, 0x400), *range(0x1D158, 0x1D175), 0x3A3]
+    chars = []
+    for _ in range(rng.randint(1, 40)):
+        if rng.random() < 0.15:
+            chars.append(" ")
+        elif rng.random() < 0.3:
+            code = rng.randrange(0x110000 - 0x800)
+            chars.append(chr(code if code < 0xD800 else code + 0x800))
+        else:
+            chars.append(chr(rng.choice(nearby)))
+    return "".join(chars)
+
+
+def build_corpus(num_mixtures=450, num_code_point_strings=100, seed=20181011):
+    """The hand-written sentences, seeded random mixtures of words, insertions and
+    separators, and seeded random code point strings."""
     rng = random.Random(seed)
-    return SENTENCES + [_random_string(rng) for _ in range(num_random)]
+    mixtures = [_random_string(rng) for _ in range(num_mixtures)]
+    code_points = [_random_code_points(rng) for _ in range(num_code_point_strings)]
+    return SENTENCES + mixtures + code_points

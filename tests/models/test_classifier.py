@@ -1,0 +1,83 @@
+"""BertClassifier: raw-text fit/predict, pairs, problem types, saving and errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_bert_suite import BertClassifier, BertClassifierPreprocessor
+from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
+
+TEXTS = ["a good movie", "a bad film", "great acting", "awful plot", "lovely story", "dull script"] * 4
+LABELS = [1, 0, 1, 0, 1, 0] * 4
+
+
+def _classifier(num_classes=2, **kwargs):
+    preprocessor = BertClassifierPreprocessor(minilm_tokenizer(), sequence_length=16)
+    model = BertClassifier(tiny_backbone(), num_classes, preprocessor=preprocessor, **kwargs)
+    model.compile(learning_rate=1e-2)
+    return model
+
+
+def test_fit_on_raw_strings_lowers_the_loss_and_predicts_logits():
+    model = _classifier()
+    history = model.fit(TEXTS, LABELS, epochs=10, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    logits = model.predict(TEXTS[:5], verbose=0)
+    assert logits.shape == (5, 2) and logits.dtype == np.float32
+    assert model.evaluate(TEXTS, LABELS, verbose=0)[1] == 1.0
+
+
+def test_pairs_and_tf_data():
+    model = _classifier()
+    pairs = (TEXTS, TEXTS[::-1])
+    dataset = tf.data.Dataset.from_tensor_slices((pairs, LABELS)).batch(6)
+    history = model.fit(dataset, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.predict(pairs, verbose=0).shape == (24, 2)
+
+
+def test_problem_types():
+    assert _classifier(1).problem_type == "regression"
+    regression = _classifier(1)
+    regression.fit(TEXTS, np.array(LABELS, "float32") * 5, epochs=1, batch_size=8, verbose=0)
+    multi = _classifier(3, problem_type="multi_label")
+    multi_hot = np.eye(3, dtype="float32")[np.array(LABELS)] + np.eye(3, dtype="float32")[[2] * 24]
+    history = multi.fit(TEXTS, multi_hot, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="regression' needs num_classes=1"):
+        BertClassifier(tiny_backbone(), 2, problem_type="regression")
+
+
+def test_learning_rate_warms_up_and_ends_at_zero():
+    model = _classifier()
+    rates = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_begin=lambda batch, logs: rates.append(float(model.optimizer.learning_rate)))
+    model.fit(TEXTS, LABELS, epochs=5, batch_size=6, verbose=0, callbacks=[record])  # 4 steps x 5 epochs
+    peak, total, warmup = 1e-2, 20, 2
+    expected = [peak * step / warmup if step < warmup else peak * (1 - step / total) for step in range(total)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-5, atol=1e-9)
+    assert float(model.optimizer.learning_rate) == 0.0
+
+
+def test_keras_round_trip(tmp_path):
+    model = _classifier(3, dropout=0.2)
+    restored = keras_round_trip(model, tmp_path)
+    assert isinstance(restored, BertClassifier) and restored.num_classes == 3
+    assert restored.preprocessor.sequence_length == 16
+    assert_same_predictions(model, restored, TEXTS[:4])
+
+
+def test_bad_input_errors():
+    model = _classifier()
+    with pytest.raises(ValueError, match=r"class ids in \[0, 1\].*\[2\]"):
+        model.fit(TEXTS[:3], [0, 1, 2], verbose=0)
+    with pytest.raises(ValueError, match="one entry per example.*x\\[0\\]: 3, x\\[1\\]: 2"):
+        model.fit((TEXTS[:3], TEXTS[:2]), [0, 1, 1], verbose=0)
+    packed_only = BertClassifier(tiny_backbone(), 2)
+    with pytest.raises(ValueError, match="preprocessor=None.*not raw strings"):
+        packed_only.predict(["raw text"])
+    uncompiled = BertClassifier(tiny_backbone(), 2, preprocessor=model.preprocessor, compile=False)
+    with pytest.raises(RuntimeError, match="compile=False"):
+        uncompiled.fit(TEXTS, LABELS)
