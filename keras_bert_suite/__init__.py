@@ -13,13 +13,19 @@ from keras_bert_suite.models import (
     BertBackbone,
     BertClassifier,
     BertMaskedLM,
+    BertMultipleChoice,
     BertPreTraining,
+    BertQuestionAnswerer,
+    BertTokenClassifier,
 )
 from keras_bert_suite.preprocessing import (
     BertClassifierPreprocessor,
     BertMaskedLMPreprocessor,
+    BertMultipleChoicePreprocessor,
     BertPreprocessor,
     BertPreTrainingPreprocessor,
+    BertQuestionAnswererPreprocessor,
+    BertTokenClassifierPreprocessor,
 )
 from keras_bert_suite.presets import DEFAULT_PRESET, list_presets
 from keras_bert_suite.tokenizers import WordPieceTokenizer

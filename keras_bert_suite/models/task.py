@@ -23,6 +23,10 @@ from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set
 
 DEFAULT_BATCH_SIZE = 32
 
+# Span, token and masked-LM heads read `sequence_output` only, so the pooler gets no
+# gradient; Keras warns about that on every fit. The pooler is kept (a checkpoint holds it).
+warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
+
 
 class BertTask(keras.Model):
     """Base class: subclasses build the functional graph and define the default loss."""
@@ -60,6 +64,20 @@ class BertTask(keras.Model):
             metrics=self.default_metrics() if metrics == "auto" else metrics,
             **kwargs,
         )
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None:
+            config["optimizer_built"] = bool(self.optimizer.built)
+        return config
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model as it was saved; Keras then restores the optimizer state."""
+        config = dict(config)
+        optimizer_built = config.pop("optimizer_built", False)
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if optimizer_built and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     # === Data ===
     def _check_compiled(self, method):
@@ -151,6 +169,9 @@ class BertTask(keras.Model):
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         """Keras `evaluate` that also takes raw text."""
         self._check_compiled("evaluate")
+        if kwargs.get("_use_cached_eval_dataset"):
+            # Called by Keras' fit on `validation_data`, which fit already preprocessed.
+            return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
         dataset = self.make_dataset(x, y, sample_weight, batch_size)
         if dataset is None:
             return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)

@@ -32,7 +32,7 @@ def test_pairs_and_tf_data():
     model = _classifier()
     pairs = (TEXTS, TEXTS[::-1])
     dataset = tf.data.Dataset.from_tensor_slices((pairs, LABELS)).batch(6)
-    history = model.fit(dataset, epochs=3, verbose=0)
+    history = model.fit(dataset, epochs=10, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert model.predict(pairs, verbose=0).shape == (24, 2)
 
