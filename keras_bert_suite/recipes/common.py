@@ -1,0 +1,107 @@
+"""What every recipe shares: the common command-line flags and the training report.
+
+The flags keep the names of the original scripts (`--max-seq-length`, `--do-train`,
+...). `training_callbacks(output_dir)` gives Keras progress plus TensorBoard logs in
+`output_dir/logs` and, when training ends, `training_curves.png` and `history.json`.
+
+Example:
+    >>> parser = argparse.ArgumentParser()
+    >>> add_common_arguments(parser, learning_rate=2e-5)
+    >>> args = parser.parse_args(["--output-dir", "out", "--do-train"])
+    >>> callbacks = training_callbacks(args.output_dir)   # pass to model.fit(...)
+"""
+
+import argparse
+import json
+import pathlib
+
+import keras
+
+from keras_bert_suite.presets import DEFAULT_PRESET
+from keras_bert_suite.utils import atomic_path, atomic_write_text
+
+
+def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rate=5e-5, epochs=3):
+    """Adds the flags shared by the fine-tuning recipes (defaults follow the original scripts)."""
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help="registered preset name, checkpoint folder (Google, HF or saved preset) or URL")
+    parser.add_argument("--output-dir", required=True, type=pathlib.Path,
+                        help="folder for the fine-tuned model, predictions, metrics and logs")
+    parser.add_argument("--max-seq-length", type=int, default=max_seq_length,
+                        help="word pieces per sequence after packing ([CLS], [SEP] included)")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per training step")
+    parser.add_argument("--eval-batch-size", type=int, default=None,
+                        help="examples per step when evaluating and predicting (default: --batch-size)")
+    parser.add_argument("--learning-rate", type=float, default=learning_rate, help="peak AdamW learning rate")
+    parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    parser.add_argument("--warmup-ratio", type=float, default=0.1,
+                        help="share of the training steps spent warming the learning rate up")
+    parser.add_argument("--seed", type=int, default=12345, help="seed for weights, dropout and shuffling")
+    parser.add_argument("--do-train", action="store_true", help="fine-tune on the training split")
+    parser.add_argument("--do-eval", action="store_true", help="score the dev split")
+    parser.add_argument("--do-predict", action="store_true", help="write predictions for the test split")
+
+
+def formatter():
+    """The help formatter every `kbs` subcommand uses: defaults shown."""
+    return argparse.ArgumentDefaultsHelpFormatter
+
+
+class TrainingReport(keras.callbacks.Callback):
+    """Records loss and metrics per step and per epoch; writes a plot and JSON at the end.
+
+    Example:
+        >>> model.fit(x, y, callbacks=[TrainingReport("out")])   # out/training_curves.png
+    """
+
+    def __init__(self, output_dir):
+        super().__init__()
+        self.output_dir = pathlib.Path(output_dir)
+        self.steps = {}
+        self.epochs = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            self.steps.setdefault(name, []).append(float(value))
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self.epochs.setdefault(name, []).append(float(value))
+
+    def on_train_end(self, logs=None):
+        atomic_write_text(self.output_dir / "history.json",
+                          json.dumps({"steps": self.steps, "epochs": self.epochs}, indent=2))
+        self.plot(self.output_dir / "training_curves.png")
+
+    def plot(self, path):
+        """One panel per quantity: per-step curve, with per-epoch values (train and val) marked."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+
+        names = [name for name in self.steps if name != "learning_rate"]
+        figure, axes = pyplot.subplots(len(names), 1, figsize=(7, 2.6 * len(names)), squeeze=False)
+        steps_per_epoch = max(1, len(self.steps[names[0]]) // max(1, len(self.epochs.get(names[0], [1]))))
+        for axis, name in zip(axes[:, 0], names):
+            axis.plot(range(1, len(self.steps[name]) + 1), self.steps[name], label=f"{name} (step)", lw=1)
+            for key, style in ((name, "o"), (f"val_{name}", "s")):
+                if key in self.epochs:
+                    ends = [steps_per_epoch * (epoch + 1) for epoch in range(len(self.epochs[key]))]
+                    axis.plot(ends, self.epochs[key], style + "-", label=f"{key} (epoch)")
+            axis.set_xlabel("step")
+            axis.set_ylabel(name)
+            axis.legend(loc="best", fontsize=8)
+        figure.tight_layout()
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=100)
+        pyplot.close(figure)
+
+
+def training_callbacks(output_dir):
+    """Keras callbacks for a recipe's `fit`: TensorBoard logs and the training report."""
+    output_dir = pathlib.Path(output_dir)
+    return [
+        keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs"), update_freq="batch"),
+        TrainingReport(output_dir),
+    ]
