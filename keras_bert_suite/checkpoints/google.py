@@ -27,15 +27,29 @@ def checkpoint_prefix(folder):
     return str(index_files[0])[: -len(".index")]
 
 
+def _data_files(prefix):
+    """The `.data-NNNNN-of-NNNNN` shards beside the `prefix.index` file."""
+    prefix = pathlib.Path(prefix)
+    return sorted(prefix.parent.glob(f"{prefix.name}.data-*"))
+
+
 def read_google_checkpoint(prefix):
     """Reads every weight of the TF1 checkpoint at `prefix` into numpy arrays."""
+    data_files = _data_files(prefix)
+    if not data_files:
+        raise FileNotFoundError(
+            f"{prefix}.data-00000-of-00001 is missing: a TF checkpoint is its .index file plus "
+            "its .data-* shard(s). Copy or download the whole checkpoint folder again."
+        )
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         names = [name for name in reader.get_variable_to_shape_map() if not is_ignored(name)]
         return {name: reader.get_tensor(name) for name in names}
-    except (tf.errors.OpError, ValueError) as error:
+    except (tf.errors.OpError, ValueError, IndexError) as error:
+        # TF reports a short .data file as IndexError("Read less bytes than requested").
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        files = ", ".join(path.name for path in [pathlib.Path(f"{prefix}.index"), *data_files])
         raise ValueError(
-            f"Could not read the TF checkpoint {prefix}.index/.data-*: {first_line}. "
-            "The files are probably truncated or corrupt: download them again."
+            f"Could not read the TF checkpoint {prefix} ({files}): {first_line}. "
+            "The files are truncated or corrupt: download the checkpoint again."
         ) from None

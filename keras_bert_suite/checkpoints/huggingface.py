@@ -30,10 +30,14 @@ def _load_safetensors(path):
     try:
         with safe_open(str(path), framework="numpy") as file:
             return {name: file.get_tensor(name) for name in file.keys()}
-    except (SafetensorError, OSError, ValueError, TypeError) as error:
+    except TypeError as error:  # numpy has no bfloat16.
         raise ValueError(
-            f"Could not read {path}: {error}. The file is probably truncated or corrupt "
-            "(or stored in bfloat16, which numpy cannot hold): download it again."
+            f"Could not read {path}: {error}. Its weights are bfloat16, which numpy cannot hold: "
+            "convert the file to float32 (or float16) safetensors first."
+        ) from None
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(
+            f"Could not read {path}: {error}. The file is truncated or corrupt: download it again."
         ) from None
 
 
@@ -77,16 +81,42 @@ def _google_name(name, value):
     return f"{path}/{leaf}", value
 
 
+def huggingface_name(google_name):
+    """The HF parameter name of a Google name (without the `bert.` of head models), and
+    whether HF stores the array transposed (an `nn.Linear` weight)."""
+    for head, google in _OUTPUT_WEIGHTS.items():
+        for suffix, leaf in (("output_weights", "weight"), ("output_bias", "bias")):
+            if google_name == (f"{google}/{suffix}" if google else suffix):
+                return f"{head}.{leaf}", False
+    if google_name == "cls/predictions/output_bias":
+        return "cls.predictions.bias", False
+    *parts, leaf = google_name.removeprefix("bert/").split("/")
+    if leaf.endswith("embeddings"):
+        parts, renamed = [*parts, leaf], "weight"
+    else:
+        renamed = {"kernel": "weight", "gamma": "weight", "beta": "bias"}.get(leaf, leaf)
+    return re.sub(r"layer_(\d+)", r"layer.\1", ".".join([*parts, renamed])), leaf == "kernel"
+
+
+def huggingface_weights_file(folder):
+    """`model.safetensors` (preferred) or `pytorch_model.bin` of an HF folder."""
+    folder = pathlib.Path(folder)
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(
+        f"{folder} has neither model.safetensors nor pytorch_model.bin: copy or download "
+        "the checkpoint's weights file into it."
+    )
+
+
 def read_huggingface_weights(folder):
     """Reads `model.safetensors` (preferred) or `pytorch_model.bin` from an HF folder."""
-    folder = pathlib.Path(folder)
-    safetensors_file, bin_file = folder / "model.safetensors", folder / "pytorch_model.bin"
-    if safetensors_file.is_file():
-        raw = _load_safetensors(safetensors_file)
-    elif bin_file.is_file():
-        raw = _load_pytorch_bin(bin_file)
+    weights_file = huggingface_weights_file(folder)
+    if weights_file.suffix == ".safetensors":
+        raw = _load_safetensors(weights_file)
     else:
-        raise FileNotFoundError(f"{folder} has neither model.safetensors nor pytorch_model.bin.")
+        raw = _load_pytorch_bin(weights_file)
     weights = {}
     for name, value in raw.items():
         converted = _google_name(name, np.asarray(value))

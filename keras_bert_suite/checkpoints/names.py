@@ -88,20 +88,32 @@ def output_layer_variables(dense, prefix):
     return {f"{prefix}output_weights": dense.kernel, f"{prefix}output_bias": dense.bias}
 
 
-def assign_weights(variables, weights, source, optional_prefixes=()):
+def _listed(names, separator=", ", limit=8):
+    shown = separator.join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} ... ({len(names) - limit} more)"
+
+
+def _as_stored(name):
+    return name, False
+
+
+def assign_weights(variables, weights, source, optional_prefixes=(), stored_as=None):
     """Copies `weights` into `variables` (both keyed by Google name), checking everything.
 
     Raises ValueError naming every missing weight (unless its name starts with one of
     `optional_prefixes`, which are left initialised, with a warning) and every shape
-    mismatch. Returns the sorted names in `weights` that nothing used.
+    mismatch. `stored_as(google_name)` gives the name the file uses and whether the file
+    holds that array transposed, so messages speak the file's language (default: Google
+    names as they are). Returns the sorted names in `weights` that nothing used.
     """
+    stored_as = stored_as or _as_stored
     missing = sorted(name for name in variables if name not in weights)
     required_missing = [name for name in missing if not name.startswith(tuple(optional_prefixes))]
     if required_missing:
-        shown = ", ".join(required_missing[:8]) + (" ..." if len(required_missing) > 8 else "")
         raise ValueError(
-            f"{source}: {len(required_missing)} weight(s) the model needs are missing: {shown}. "
-            "Is this a BERT checkpoint of the same architecture?"
+            f"{source}: {len(required_missing)} weight(s) the model needs are missing: "
+            f"{_listed([stored_as(name)[0] for name in required_missing])}. Use the config file "
+            "released with these weights, or weights of the architecture the config describes."
         )
     if missing:
         warnings.warn(
@@ -109,15 +121,19 @@ def assign_weights(variables, weights, source, optional_prefixes=()):
             "initialisation and need training.",
             stacklevel=3,
         )
-    mismatched = [
-        f"{name}: expected {tuple(variable.shape)}, found {tuple(weights[name].shape)}"
-        for name, variable in variables.items()
-        if name in weights and tuple(variable.shape) != tuple(weights[name].shape)
-    ]
+    mismatched = []
+    for name, variable in variables.items():
+        if name not in weights or tuple(weights[name].shape) == tuple(variable.shape):
+            continue
+        expected, found = tuple(variable.shape), tuple(weights[name].shape)
+        stored_name, transposed = stored_as(name)
+        if transposed:
+            expected, found = expected[::-1], found[::-1]
+        mismatched.append(f"{stored_name}: expected shape {expected}, found {found}")
     if mismatched:
         raise ValueError(
-            f"{source}: weight shapes do not match the model config: " + "; ".join(mismatched)
-            + ". Check that the config file belongs to these weights."
+            f"{source}: weight shapes do not match the model config: {_listed(mismatched, '; ')}. "
+            "Check that the config file belongs to these weights."
         )
     for name, variable in variables.items():
         if name in weights:
