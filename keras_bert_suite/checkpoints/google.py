@@ -22,7 +22,7 @@ def checkpoint_prefix(folder):
     if not index_files:
         raise FileNotFoundError(
             f"No TF checkpoint in {folder}: expected bert_model.ckpt.index and "
-            "bert_model.ckpt.data-00000-of-00001."
+            "bert_model.ckpt.data-00000-of-00001. Copy or download the whole checkpoint folder again."
         )
     return str(index_files[0])[: -len(".index")]
 

@@ -69,6 +69,8 @@ def _google_name(name, value):
         return "cls/predictions/output_bias", value
     parts = name.split(".")
     leaf = parts.pop()
+    if not parts:  # A top-level name of no BERT module; reported as unused.
+        return name, value
     path = re.sub(r"layer/(\d+)", r"layer_\1", "/".join(parts))
     if not path.startswith("cls/"):
         path = f"bert/{path}"

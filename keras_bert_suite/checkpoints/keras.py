@@ -15,6 +15,7 @@ import pathlib
 import shutil
 import tempfile
 
+import h5py
 import keras
 
 METADATA_FILE = "kbs_metadata.json"
@@ -61,23 +62,99 @@ def save_preset(path, backbone, tokenizer):
         _write_json(staging / TOKENIZER_CONFIG_FILE, {
             "lowercase": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
         })
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        _replace_folder(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _replace_folder(staging, target):
+    """Renames `staging` onto `target`; an older `target` is set aside until that succeeds."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    previous = staging.with_name(f"{staging.name}.previous")
+    target.rename(previous)
+    try:
+        staging.rename(target)
+    except OSError:
+        previous.rename(target)
+        raise
+    shutil.rmtree(previous)
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _stored_shapes(weights_file):
+    """`{path inside the file: shape}` of every array in a `.weights.h5` file."""
+    shapes = {}
+
+    def record(name, item):
+        if isinstance(item, h5py.Dataset):
+            shapes[name] = tuple(item.shape)
+
+    try:
+        with h5py.File(weights_file, "r") as file:
+            file.visititems(record)
+    except OSError as error:
+        raise ValueError(
+            f"{weights_file} is truncated or corrupt ({_first_line(error)}). Save the preset again "
+            "with backbone.save_to_preset(...), or copy the file again."
+        ) from None
+    return shapes
+
+
+def _expected_shapes(backbone):
+    """What `_stored_shapes` reads from this backbone's own weights file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = pathlib.Path(folder) / WEIGHTS_FILE
+        backbone.save_weights(str(path))
+        return _stored_shapes(path)
+
+
+def _differences(expected, found, limit=8):
+    """Lines naming every reshaped, missing and unexpected array; empty when both agree."""
+    lines = [
+        f"{name}: expected shape {shape}, found {found[name]}"
+        for name, shape in sorted(expected.items())
+        if name in found and found[name] != shape
+    ]
+    lines += [f"{name}: missing" for name in sorted(set(expected) - set(found))]
+    lines += [f"{name}: unexpected" for name in sorted(set(found) - set(expected))]
+    return lines[:limit] + ([f"... ({len(lines) - limit} more)"] if len(lines) > limit else [])
+
+
+def _mismatch_error(folder, differences):
+    """The ValueError that says how the weights file differs from `backbone_config.json`."""
+    return ValueError(
+        f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: {'; '.join(differences)}. "
+        "Save the preset again with save_to_preset from the model these weights came from, "
+        "or restore the backbone_config.json that was saved with them."
+    )
+
+
 def load_preset_weights(backbone, folder):
     """Loads `model.weights.h5` from one of our preset folders into `backbone`."""
-    weights_file = pathlib.Path(folder) / WEIGHTS_FILE
+    folder = pathlib.Path(folder)
+    weights_file = folder / WEIGHTS_FILE
     if not weights_file.is_file():
-        raise FileNotFoundError(f"{weights_file} is missing; the preset folder is incomplete.")
+        raise FileNotFoundError(
+            f"{weights_file} is missing; the preset folder is incomplete. Save it again with "
+            "backbone.save_to_preset(...), or copy the whole folder again."
+        )
+    found = _stored_shapes(weights_file)
+    # Comparing shapes is cheap; naming the differing arrays needs a scratch save, so only on error.
+    if sorted(found.values()) != sorted(tuple(weight.shape) for weight in backbone.weights):
+        raise _mismatch_error(folder, _differences(_expected_shapes(backbone), found))
     try:
         backbone.load_weights(str(weights_file))
     except (OSError, ValueError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        differences = _differences(_expected_shapes(backbone), found)
+        if differences:
+            raise _mismatch_error(folder, differences) from None
         raise ValueError(
-            f"Could not load {weights_file}: {first_line}. The file is truncated, corrupt, "
-            f"or was saved from a different architecture than {folder / CONFIG_FILE}."
+            f"Could not load {weights_file}: {_first_line(error)}. The file is truncated or corrupt: "
+            "save the preset again with backbone.save_to_preset(...), or copy the file again."
         ) from None

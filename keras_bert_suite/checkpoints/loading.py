@@ -9,7 +9,11 @@ Example:
 import warnings
 
 from keras_bert_suite.checkpoints.google import checkpoint_prefix, read_google_checkpoint
-from keras_bert_suite.checkpoints.huggingface import read_huggingface_weights
+from keras_bert_suite.checkpoints.huggingface import (
+    huggingface_name,
+    huggingface_weights_file,
+    read_huggingface_weights,
+)
 from keras_bert_suite.checkpoints.keras import load_preset_weights
 from keras_bert_suite.checkpoints.names import assign_weights, backbone_variables
 
@@ -19,8 +23,14 @@ HEAD_PREFIXES = ("cls/", "output_weights", "output_bias")
 
 def count_vocabulary(path):
     """Number of entries in a `vocab.txt` (one token per line)."""
-    with open(path, encoding="utf-8") as file:
-        return sum(1 for line in file if line.rstrip("\n"))
+    try:
+        with open(path, encoding="utf-8") as file:
+            return sum(1 for line in file if line.rstrip("\n"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} is missing: the vocabulary that goes with these weights must sit beside "
+            "them. Copy or download the whole checkpoint folder again."
+        ) from None
 
 
 def check_vocabulary(backbone, resolved):
@@ -30,7 +40,8 @@ def check_vocabulary(backbone, resolved):
         raise ValueError(
             f"{resolved.vocabulary_file} has {found} tokens but the model's word-embedding "
             f"table has {backbone.vocabulary_size} rows (vocab_size in the config). "
-            "The vocabulary does not belong to this checkpoint."
+            "The vocabulary does not belong to this checkpoint: use the vocab.txt released "
+            "with these weights."
         )
 
 
@@ -49,11 +60,17 @@ def load_backbone_weights(backbone, resolved):
     if resolved.format == "keras":
         load_preset_weights(backbone, resolved.folder)
         return
+    if resolved.format == "huggingface":
+        source, stored_as = huggingface_weights_file(resolved.folder), huggingface_name
+    else:
+        source, stored_as = checkpoint_prefix(resolved.folder), None
     weights = read_checkpoint_weights(resolved)
-    unexpected = assign_weights(backbone_variables(backbone), weights, source=str(resolved.folder))
+    unexpected = assign_weights(backbone_variables(backbone), weights, str(source), stored_as=stored_as)
     unexpected = [name for name in unexpected if not name.startswith(HEAD_PREFIXES)]
+    if stored_as:
+        unexpected = [stored_as(name)[0] for name in unexpected]
     if unexpected:
         warnings.warn(
-            f"{resolved.folder}: weights not used by BertBackbone: {', '.join(unexpected)}.",
+            f"{source}: weights not used by BertBackbone: {', '.join(unexpected)}.",
             stacklevel=2,
         )

@@ -81,3 +81,15 @@ def test_bad_input_errors():
     uncompiled = BertClassifier(tiny_backbone(), 2, preprocessor=model.preprocessor, compile=False)
     with pytest.raises(RuntimeError, match="compile=False"):
         uncompiled.fit(TEXTS, LABELS)
+
+
+def test_trained_model_reloads_compiled_with_its_optimizer_state(tmp_path):
+    model = _classifier()
+    model.fit(TEXTS, LABELS, epochs=1, batch_size=8, verbose=0)
+    restored = keras_round_trip(model, tmp_path)
+    assert restored.compiled and int(restored.optimizer.iterations) == 3
+    assert float(restored.optimizer.learning_rate) == float(model.optimizer.learning_rate)
+    for saved, loaded in zip(model.optimizer.variables, restored.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(loaded))
+    history = restored.fit(TEXTS, LABELS, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
