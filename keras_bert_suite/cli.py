@@ -13,22 +13,16 @@ Example:
 """
 
 import argparse
-import importlib
 import json
 import pathlib
 import sys
 
+from keras_bert_suite.recipes import features, glue, ner, squad, swag
 from keras_bert_suite.recipes.common import formatter
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.utils import atomic_write_text
 
-RECIPES = {
-    "classify": "keras_bert_suite.recipes.glue",
-    "squad": "keras_bert_suite.recipes.squad",
-    "ner": "keras_bert_suite.recipes.ner",
-    "swag": "keras_bert_suite.recipes.swag",
-    "extract-features": "keras_bert_suite.recipes.features",
-}
+RECIPES = {"classify": glue, "squad": squad, "ner": ner, "swag": swag, "extract-features": features}
 USER_ERRORS = (DataFileError, ValueError, FileNotFoundError)
 
 
@@ -84,15 +78,12 @@ def _add_squad_eval(subparsers):
 
 def build_parser():
     """The `kbs` parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="kbs", description=__doc__.splitlines()[0], formatter_class=formatter())
+    parser = argparse.ArgumentParser(
+        prog="kbs", description="keras_bert_suite: fine-tune, score and use BERT, one subcommand per recipe.",
+        formatter_class=formatter(),
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command, module_name in RECIPES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
+    for command, module in RECIPES.items():
         summary = module.__doc__.strip().splitlines()[0]
         recipe_parser = subparsers.add_parser(command, help=summary, description=summary, formatter_class=formatter())
         module.add_arguments(recipe_parser)

@@ -31,7 +31,7 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
                         help="word pieces per sequence after packing ([CLS], [SEP] included)")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per training step")
     parser.add_argument("--eval-batch-size", type=int, default=None,
-                        help="examples per step when evaluating and predicting (default: --batch-size)")
+                        help="examples per step when evaluating and predicting (None: --batch-size)")
     parser.add_argument("--learning-rate", type=float, default=learning_rate, help="peak AdamW learning rate")
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     parser.add_argument("--warmup-ratio", type=float, default=0.1,

@@ -49,8 +49,8 @@ def add_arguments(parser):
     data.add_argument("--text-a", help="column (or JSON key) of the first text in your own files")
     data.add_argument("--text-b", help="column (or JSON key) of the second text, for sentence pairs")
     data.add_argument("--label", default="label", help="column (or JSON key) of the label in your own files")
-    data.add_argument("--labels", help="comma-separated class names in class-id order for your own data "
-                      "(default: the sorted labels of the training file)")
+    data.add_argument("--labels", help="comma-separated class names in class-id order for your own data; "
+                      "unset: the sorted labels of the training file")
     data.add_argument("--regression", action="store_true",
                       help="your own labels are numbers to regress (one output, mean squared error)")
     add_common_arguments(parser)
@@ -117,7 +117,8 @@ def resolve_labels(args, task, train_examples, dev_examples):
         return tuple(name.strip() for name in args.labels.split(","))
     saved = args.output_dir / LABELS_FILE
     if not args.do_train and saved.is_file():
-        return tuple(json.loads(saved.read_text(encoding="utf-8")))
+        classes = json.loads(saved.read_text(encoding="utf-8"))
+        return None if classes is None else tuple(classes)  # null: a regression model
     source = train_examples or dev_examples
     if not source:
         raise ValueError("Pass --labels (comma-separated class names) to predict without training or dev data.")
@@ -181,6 +182,13 @@ def build_model(args, labels):
 
 
 # === Scores and files ===
+
+def predict_in_one_pass(model, example_lists, batch_size):
+    """The model's outputs for each list of examples, from one `predict` (one input pipeline)."""
+    everything = [example for examples in example_lists for example in examples]
+    outputs = model.predict(model_inputs(everything), batch_size=batch_size)
+    return np.split(outputs, np.cumsum([len(examples) for examples in example_lists])[:-1])
+
 
 def softmax(logits):
     """Class probabilities (float32) from logits, row by row."""
@@ -246,7 +254,6 @@ def run(args):
         raise ValueError("Pass --task with --data-dir (GLUE), or your own --train-file/--dev-file/--test-file.")
     task = get_task(args.task) if args.task is not None else None
     regression = task.is_regression if task is not None else args.regression
-    eval_batch_size = args.eval_batch_size or args.batch_size
     sets = _evaluation_sets(args, task)
 
     # Read every file first, so a bad row stops the run before any training.
@@ -254,7 +261,9 @@ def run(args):
     dev = {suffix: read_examples(args, "dev", task, regression, name) for name, suffix in sets} if args.do_eval else {}
     test = {suffix: read_examples(args, "test", task, regression, name) for name, suffix in sets} \
         if args.do_predict else {}
-    for split, examples in [("train", train), *(("dev", e) for e in dev.values()), *(("test", e) for e in test.values())]:
+    requested = [("train", train)] if args.do_train else []
+    requested += [("dev", examples) for examples in dev.values()] + [("test", examples) for examples in test.values()]
+    for split, examples in requested:
         if not examples:
             raise ValueError(f"The {split} data holds no examples.")
     labels = resolve_labels(args, task, train, dev.get(""))
@@ -265,26 +274,33 @@ def run(args):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     if args.do_train:
         model = build_model(args, labels)
-        validation = (model_inputs(dev[""]), gold[""]) if dev else None
         model.fit(model_inputs(train), label_ids(train, labels), batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, callbacks=training_callbacks(args.output_dir))
+                  callbacks=training_callbacks(args.output_dir))
         save_model(model, args.output_dir / MODEL_FILE)
         atomic_write_text(args.output_dir / LABELS_FILE, json.dumps(labels) + "\n")
     else:
         model = load_model(args, labels)
     global_step = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
 
+    return score_and_predict(args, model, dev, test, gold, labels, task, global_step)
+
+
+def score_and_predict(args, model, dev, test, gold, labels, task, global_step):
+    """Writes `eval_results*.txt` for the dev sets and `test_results*.tsv` for the test sets."""
+    eval_batch_size = args.eval_batch_size or args.batch_size
+    scored = [("dev", suffix, examples) for suffix, examples in dev.items()]
+    scored += [("test", suffix, examples) for suffix, examples in test.items()]
+    outputs = predict_in_one_pass(model, [examples for _, _, examples in scored], eval_batch_size) if scored else []
     metrics = {}
-    for suffix, examples in dev.items():
-        outputs = model.predict(model_inputs(examples), batch_size=eval_batch_size)
-        results = eval_results(outputs, gold[suffix], labels, task, eval_batch_size, global_step)
-        classification_metrics.write_eval_results(args.output_dir / f"eval_results{suffix}.txt", results)
-        print(f"***** Eval results{suffix.replace('_', ' ')} *****")
-        print(classification_metrics.format_eval_results(results), end="")
-        metrics.update({f"{key}{suffix}": value for key, value in results.items()})
-    for suffix, examples in test.items():
-        outputs = model.predict(model_inputs(examples), batch_size=eval_batch_size)
-        path = args.output_dir / f"test_results{suffix}.tsv"
-        atomic_write_text(path, format_test_results(outputs, labels))
-        print(f"Wrote {len(examples)} predictions to {path}")
+    for (split, suffix, examples), split_outputs in zip(scored, outputs):
+        if split == "dev":
+            results = eval_results(split_outputs, gold[suffix], labels, task, eval_batch_size, global_step)
+            classification_metrics.write_eval_results(args.output_dir / f"eval_results{suffix}.txt", results)
+            print(f"***** Eval results{suffix.replace('_', ' ')} *****")
+            print(classification_metrics.format_eval_results(results), end="")
+            metrics.update({f"{key}{suffix}": value for key, value in results.items()})
+        else:
+            path = args.output_dir / f"test_results{suffix}.tsv"
+            atomic_write_text(path, format_test_results(split_outputs, labels))
+            print(f"Wrote {len(examples)} predictions to {path}")
     return metrics
