@@ -251,6 +251,9 @@ def _nbest_for_example(example, features, start_logits, end_logits, options):
     if version_2 and "" not in seen:
         null_logits = (null.start_logit, null.end_logit) if null is not None else (0.0, 0.0)
         candidates.append(("", *null_logits, 0, 0))
+    if version_2 and len(candidates) == 1:
+        # Only the null answer: the original puts an "empty" span first, with logits 0.
+        candidates.insert(0, ("empty", 0.0, 0.0, 0, 0))
     if not candidates:
         candidates.append(("empty", 0.0, 0.0, 0, 0))
     probabilities = _softmax([start_logit + end_logit for _, start_logit, end_logit, _, _ in candidates])
@@ -312,7 +315,8 @@ def decode_predictions(
 
     Returns:
         `SquadPredictions(predictions, nbest, null_odds)`. For SQuAD 2.0, an example with
-        no valid non-null span predicts "" with null odds `inf`.
+        no valid span scores the null answer against an "empty" span of logits 0, as the
+        original does; an example with no window at all predicts "" with null odds `inf`.
     """
     start_logits = np.asarray(start_logits, dtype=np.float64)
     end_logits = np.asarray(end_logits, dtype=np.float64)
@@ -332,8 +336,8 @@ def decode_predictions(
         if not version_2_with_negative:
             predictions[example.qas_id] = nbest[0]["text"]
             continue
-        best_non_null = next((entry for entry in nbest if entry["text"]), None)
-        if best_non_null is None or null is None:
+        best_non_null = next(entry for entry in nbest if entry["text"])
+        if null is None:
             null_odds[example.qas_id] = math.inf
             predictions[example.qas_id] = ""
             continue

@@ -159,8 +159,12 @@ def test_no_valid_span_gives_the_empty_placeholder():
     assert v1.predictions == {"0": "empty"}
     assert [(e["text"], e["probability"]) for e in v1.nbest["0"]] == [("empty", 1.0)]
     v2 = decode_predictions(examples, features, start, end, n_best_size=1, version_2_with_negative=True)
-    assert v2.predictions == {"0": ""} and v2.null_odds == {"0": math.inf}
-    assert [(e["text"], e["probability"]) for e in v2.nbest["0"]] == [("", 1.0)]
+    assert v2.predictions == {"0": ""} and v2.null_odds == {"0": 10.0}
+    assert [e["text"] for e in v2.nbest["0"]] == ["empty", ""]
+    np.testing.assert_allclose([e["probability"] for e in v2.nbest["0"]], [1 / (1 + np.exp(10)), 1 / (1 + np.exp(-10))])
+    lenient = decode_predictions(examples, features, start, end, n_best_size=1, version_2_with_negative=True,
+                                 null_score_diff_threshold=20.0)
+    assert lenient.predictions == {"0": "empty"}
 
 
 def test_example_without_windows():
