@@ -4,14 +4,17 @@ The serving signature runs the model's own preprocessor (WordPiece tokenizer and
 packing, as TensorFlow ops) and then the model, so a server needs neither Python code
 from this package nor the `vocab.txt`: the vocabulary is stored inside the SavedModel.
 
-Signatures (every input is a `tf.string` tensor, every output float32 unless noted):
-
-| model | inputs | outputs |
-|---|---|---|
-| `BertClassifier` | `text` [b] (+ `text_b` [b] with `pairs=True`) | `logits` [b, c], `probabilities` [b, c] (not for regression) |
-| `BertTokenClassifier` | `text` [b], split on whitespace | `logits` [b, s, c]; per word: `words` [b, w] string, `predictions` [b, w] int32 (+ `tags` [b, w] string when the model has `labels`) |
-| `BertMultipleChoice` | `context` [b], `choices` [b, num_choices] | `logits` [b, num_choices], `probabilities` |
-| `BertQuestionAnswerer` | `question` [b], `context` [b] | `start_logits`, `end_logits` [b, s]; `answer_text` [b] string, `answer_start`, `answer_end` [b] int32 |
+Signatures (inputs are `tf.string` tensors; outputs float32 unless noted; b = batch):
+- `BertClassifier`: `text` [b], and `text_b` [b] when exported with `pairs=True` ->
+  `logits` [b, classes] and `probabilities` (softmax; sigmoid for multi_label; none for
+  regression).
+- `BertTokenClassifier`: `text` [b], split on whitespace -> `logits` [b, sequence, classes];
+  per word, padded to the longest text: `words` [b, w] string, `predictions` [b, w] int32
+  (-1 past the last word), and `tags` [b, w] string when the model has `labels`.
+- `BertMultipleChoice`: `context` [b], `choices` [b, num_choices] -> `logits` and
+  `probabilities` [b, num_choices].
+- `BertQuestionAnswerer`: `question` [b], `context` [b] -> `start_logits`, `end_logits`
+  [b, sequence]; `answer_text` [b] string, `answer_start`, `answer_end` [b] int32.
 
 Question answering serves the FIRST window of each context only (`[CLS] question [SEP]
 context [SEP]`, the context cut to fit `sequence_length`); an answer further into a long
@@ -19,6 +22,10 @@ context is not found. `answer_text` is the best span of that window: the highest
 end logit over context pieces, start <= end, at most `max_answer_length` pieces, as
 `context[answer_start:answer_end]` (offsets in characters of the original text, casing
 kept). For long documents, use `BertQuestionAnswerer.answer` in Python, which windows.
+
+The tokenizer runs TensorFlow Text ops, so the serving process must `import tensorflow_text`
+before loading (TF Serving: a build with the TF Text ops); nothing else from this package
+is needed.
 
 Example:
     >>> model = BertClassifier.from_preset("minilm_l6_h384_uncased", num_classes=2)
@@ -73,7 +80,8 @@ def export_saved_model(model, path, pairs=False, max_answer_length=30, overwrite
         )
     input_signature, serve = _serving_function(model, pairs, max_answer_length)
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    # The endpoint saves the variables it reads. Tracking the Keras model as well would
+    # store every weight a second time; the preprocessor is tracked for any lookup table.
     archive.track(model.preprocessor)
     archive.add_endpoint(SERVING_ENDPOINT, serve, input_signature=input_signature)
     with _atomic_directory(path) as staging:
@@ -188,14 +196,18 @@ def _question_answerer_outputs(model, question, context, max_answer_length):
     )
 
     # Every start <= end within max_answer_length pieces, both in the context.
-    offsets = positions[0][tf.newaxis, :] - positions[0][:, tf.newaxis]  # [start, end]: end - start
-    short_span = (offsets >= 0) & (offsets < max_answer_length)
+    end_minus_start = positions - tf.transpose(positions)  # [start, end]
+    short_span = (end_minus_start >= 0) & (end_minus_start < max_answer_length)
     allowed = short_span[tf.newaxis] & in_context[:, :, tf.newaxis] & in_context[:, tf.newaxis, :]
     scores = start_logits[:, :, tf.newaxis] + end_logits[:, tf.newaxis, :]
-    best = tf.argmax(tf.reshape(tf.where(allowed, scores, -float("inf")), [tf.shape(scores)[0], -1]), axis=-1)
+    scores = tf.where(allowed, scores, -float("inf"))
+    best = tf.argmax(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=-1)
     has_span = context_length > 0
     start_piece = best // preprocessor.sequence_length - first_context
     end_piece = best % preprocessor.sequence_length - first_context
+    # Dense, as wide as a window: every kept piece fits, and an empty context still has a column.
+    window = [None, preprocessor.sequence_length]
+    char_starts, char_ends = char_starts.to_tensor(shape=window), char_ends.to_tensor(shape=window)
     answer_start = tf.where(has_span, tf.gather(char_starts, tf.maximum(start_piece, 0), batch_dims=1), 0)
     answer_end = tf.where(has_span, tf.gather(char_ends, tf.maximum(end_piece, 0), batch_dims=1), 0)
     return {
@@ -221,8 +233,8 @@ def _is_occupied(path):
 def _atomic_directory(path):
     """Yields an empty staging folder beside `path`; on success it replaces `path`.
 
-    On an exception nothing is left behind: neither `path` (if it did not exist, or is
-    kept as it was) nor the staging folder.
+    On an exception the staging folder is removed and `path` stays as it was: absent,
+    or the previous export.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

@@ -55,23 +55,41 @@ class BertMaskedLM(BertTask):
     def default_loss(self):
         return masked_lm_loss()
 
-    def default_metrics(self):
+    def default_weighted_metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     def head_checkpoint_variables(self):
         return masked_lm_variables(self.mlm_head)
 
+    def check_labels(self, y):
+        raise ValueError(
+            "BertMaskedLM makes its own labels (the tokens it masks); pass texts only, "
+            "e.g. model.fit(texts), not model.fit(texts, y)."
+        )
+
     def fill_mask(self, texts, top_k=5):
-        """For each text, for each `[MASK]` in it: the `top_k` tokens with probabilities."""
+        """For each text, for each `[MASK]` in it: the `top_k` tokens with probabilities.
+
+        Returns a list (one per text) of lists (one per `[MASK]`, left to right) of
+        `{"token", "token_id", "score"}` dicts, best first; `score` is the softmax
+        probability over the whole vocabulary.
+        """
         if self.preprocessor is None:
             raise ValueError("fill_mask needs a preprocessor (tokenizer); build the model with one.")
+        if not (isinstance(top_k, int) and top_k >= 1):
+            raise ValueError(f"top_k must be a positive int, found {top_k!r}.")
         tokenizer = self.preprocessor.tokenizer
         texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return []
         rows = []
         for index, text in enumerate(texts):
             parts = text.split(MASK_TEXT)
             if len(parts) < 2:
-                raise ValueError(f"Text {index} has no {MASK_TEXT} to fill: {text!r}.")
+                raise ValueError(
+                    f"Text {index} has no {MASK_TEXT} to fill: {text!r}. Write {MASK_TEXT} where "
+                    "a token should be predicted."
+                )
             pieces = tokenizer(tf.constant(parts)).to_list()
             ids = list(pieces[0])
             for piece in pieces[1:]:
@@ -80,11 +98,13 @@ class BertMaskedLM(BertTask):
         packed = self.preprocessor.pack(tf.ragged.constant(rows, dtype=tf.int32))
         token_ids = packed["token_ids"].numpy()
         positions = [np.flatnonzero(row == tokenizer.mask_token_id) for row in token_ids]
-        for index, found in enumerate(positions):
-            if len(found) == 0:
+        for index, (text, found) in enumerate(zip(texts, positions)):
+            expected = text.count(MASK_TEXT)
+            if len(found) < expected:
                 raise ValueError(
-                    f"Text {index}: every {MASK_TEXT} falls beyond sequence_length "
-                    f"{self.preprocessor.sequence_length}; shorten the text."
+                    f"Text {index}: {expected - len(found)} of its {expected} {MASK_TEXT} fall beyond "
+                    f"sequence_length {self.preprocessor.sequence_length}; shorten the text or use a "
+                    "longer sequence_length."
                 )
         width = max(len(p) for p in positions)
         mask_positions = np.zeros((len(rows), width), np.int32)
@@ -97,7 +117,7 @@ class BertMaskedLM(BertTask):
         for row, found in enumerate(positions):
             per_mask = []
             for slot in range(len(found)):
-                best = np.argsort(-probabilities[row, slot])[:top_k]
+                best = np.argsort(-logits[row, slot], kind="stable")[:top_k]  # logits: no softmax ties
                 per_mask.append([
                     {"token": tokenizer.id_to_token(int(i)), "token_id": int(i),
                      "score": float(probabilities[row, slot, i])}

@@ -53,7 +53,7 @@ class BertPreTraining(BertTask):
             "nsp_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         }
 
-    def default_metrics(self):
+    def default_weighted_metrics(self):
         return {
             "mlm_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             "nsp_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],

@@ -46,7 +46,12 @@ class BertTask(keras.Model):
     def default_metrics(self):
         return None
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=None, **kwargs):
+    def default_weighted_metrics(self):
+        """Metrics that honour sample weights (e.g. counting only real masked positions)."""
+        return None
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=None,
+                weighted_metrics="auto", **kwargs):
         """Keras `compile` with BERT defaults for every argument left as "auto".
 
         `optimizer="auto"` is `bert_optimizer(learning_rate)`: AdamW (decay 0.01, not on
@@ -62,6 +67,7 @@ class BertTask(keras.Model):
             optimizer=optimizer,
             loss=self.default_loss() if loss == "auto" else loss,
             metrics=self.default_metrics() if metrics == "auto" else metrics,
+            weighted_metrics=self.default_weighted_metrics() if weighted_metrics == "auto" else weighted_metrics,
             **kwargs,
         )
 

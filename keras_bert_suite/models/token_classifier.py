@@ -80,13 +80,9 @@ class BertTokenClassifier(BertTask):
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=None,
-                weighted_metrics="auto", **kwargs):
-        """`BertTask.compile`; accuracy is a weighted metric, so it counts first pieces only."""
-        if weighted_metrics == "auto":
-            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer, loss, metrics, learning_rate=learning_rate,
-                        weighted_metrics=weighted_metrics, **kwargs)
+    def default_weighted_metrics(self):
+        """Accuracy weighted by the sample weights, so it counts first pieces only."""
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     # === Data ===
     def check_labels(self, y):

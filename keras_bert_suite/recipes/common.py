@@ -13,7 +13,9 @@ Example:
 
 import argparse
 import json
+import os
 import pathlib
+import tempfile
 
 import keras
 
@@ -45,6 +47,15 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
 def formatter():
     """The help formatter every `kbs` subcommand uses: defaults shown."""
     return argparse.ArgumentDefaultsHelpFormatter
+
+
+def save_model(model, path):
+    """`model.save` into a temporary `.keras` file beside `path`, then renamed onto it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as staging:
+        staged = pathlib.Path(staging) / path.name
+        model.save(staged)
+        os.replace(staged, path)
 
 
 class TrainingReport(keras.callbacks.Callback):

@@ -19,15 +19,13 @@ Example:
 
 import dataclasses
 import json
-import os
 import pathlib
-import tempfile
 
 import keras
 import numpy as np
 
 from keras_bert_suite.recipes import classification_metrics
-from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
+from keras_bert_suite.recipes.common import add_common_arguments, save_model, training_callbacks
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.glue_data import get_task, read_glue, read_table
 from keras_bert_suite.utils import atomic_write_text
@@ -137,15 +135,6 @@ def label_ids(examples, labels):
 
 
 # === Model ===
-
-def save_model(model, path):
-    """`model.save` into a temporary `.keras` file beside `path`, then renamed onto it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as staging:
-        staged = pathlib.Path(staging) / path.name
-        model.save(staged)
-        os.replace(staged, path)
-
 
 def load_model(args, labels):
     """`output_dir/model.keras` if present, else a fresh classifier on the preset."""

@@ -23,7 +23,7 @@ import keras
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
 from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.glue import save_model
+from keras_bert_suite.recipes.common import save_model
 from keras_bert_suite.recipes.ner_data import (
     label_list,
     read_conll,

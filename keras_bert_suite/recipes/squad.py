@@ -27,7 +27,7 @@ from tqdm import tqdm
 from keras_bert_suite.models.backbone import INPUT_NAMES
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES
 from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
-from keras_bert_suite.recipes.glue import save_model
+from keras_bert_suite.recipes.common import save_model
 from keras_bert_suite.recipes.squad_data import read_squad_file
 from keras_bert_suite.recipes.squad_decode import decode_predictions, write_prediction_files
 from keras_bert_suite.recipes.squad_eval import evaluate_file

@@ -23,7 +23,7 @@ import numpy as np
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
 from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.glue import save_model
+from keras_bert_suite.recipes.common import save_model
 from keras_bert_suite.recipes.swag_data import ENDING_KEYS, read_swag
 from keras_bert_suite.utils import atomic_write_text
 
