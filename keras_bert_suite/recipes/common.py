@@ -58,6 +58,14 @@ def save_model(model, path):
         os.replace(staged, path)
 
 
+def check_sequence_length(model, args):
+    """`--max-seq-length` must fit the backbone's position embeddings."""
+    limit = model.backbone.max_sequence_length
+    if args.max_seq_length > limit:
+        raise ValueError(f"--max-seq-length {args.max_seq_length} exceeds the {limit} positions of the model; "
+                         f"pass --max-seq-length {limit} or less.")
+
+
 class TrainingReport(keras.callbacks.Callback):
     """Records loss and metrics per step and per epoch; writes a plot and JSON at the end.
 

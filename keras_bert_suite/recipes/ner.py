@@ -21,9 +21,13 @@ import pathlib
 import keras
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
-from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
+from keras_bert_suite.recipes.common import (
+    add_common_arguments,
+    check_sequence_length,
+    save_model,
+    training_callbacks,
+)
 from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.common import save_model
 from keras_bert_suite.recipes.ner_data import (
     label_list,
     read_conll,
@@ -104,14 +108,6 @@ def load_model(args):
                          "with --do-train.")
     model.preprocessor.sequence_length = args.max_seq_length
     return model
-
-
-def check_sequence_length(model, args):
-    """Sentences must fit the backbone's position embeddings."""
-    limit = model.backbone.max_sequence_length
-    if args.max_seq_length > limit:
-        raise ValueError(f"--max-seq-length {args.max_seq_length} exceeds the {limit} positions of the model; "
-                         f"pass --max-seq-length {limit} or less.")
 
 
 def tag_ids(tags, labels):

@@ -26,8 +26,12 @@ from tqdm import tqdm
 
 from keras_bert_suite.models.backbone import INPUT_NAMES
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES
-from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
-from keras_bert_suite.recipes.common import save_model
+from keras_bert_suite.recipes.common import (
+    add_common_arguments,
+    check_sequence_length,
+    save_model,
+    training_callbacks,
+)
 from keras_bert_suite.recipes.squad_data import read_squad_file
 from keras_bert_suite.recipes.squad_decode import decode_predictions, write_prediction_files
 from keras_bert_suite.recipes.squad_eval import evaluate_file
@@ -160,16 +164,6 @@ def load_model(args):
             "with --do-train."
         )
     return model
-
-
-def check_sequence_length(model, args):
-    """Windows must fit the backbone's position embeddings."""
-    limit = model.backbone.max_sequence_length
-    if args.max_seq_length > limit:
-        raise ValueError(
-            f"--max-seq-length {args.max_seq_length} exceeds the {limit} positions of the model; pass "
-            f"--max-seq-length {limit} or less."
-        )
 
 
 def model_inputs(arrays):

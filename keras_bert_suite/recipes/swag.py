@@ -21,9 +21,13 @@ import keras
 import numpy as np
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
-from keras_bert_suite.recipes.common import add_common_arguments, training_callbacks
+from keras_bert_suite.recipes.common import (
+    add_common_arguments,
+    check_sequence_length,
+    save_model,
+    training_callbacks,
+)
 from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.common import save_model
 from keras_bert_suite.recipes.swag_data import ENDING_KEYS, read_swag
 from keras_bert_suite.utils import atomic_write_text
 
@@ -94,14 +98,6 @@ def load_model(args):
                          "or retrain with --do-train.")
     model.preprocessor.sequence_length = args.max_seq_length
     return model
-
-
-def check_sequence_length(model, args):
-    """Pairs must fit the backbone's position embeddings."""
-    limit = model.backbone.max_sequence_length
-    if args.max_seq_length > limit:
-        raise ValueError(f"--max-seq-length {args.max_seq_length} exceeds the {limit} positions of the model; "
-                         f"pass --max-seq-length {limit} or less.")
 
 
 # === Scores and files ===
