@@ -16,7 +16,7 @@ import os
 import pathlib
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -65,7 +65,8 @@ def main():
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--output-dir", type=pathlib.Path, default=pathlib.Path("demo_output"))
     parser.add_argument("--preset", default=kbs.DEFAULT_PRESET)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--sequence-length", type=int, default=32)
     args = parser.parse_args()
@@ -80,6 +81,7 @@ def main():
     train, dev = read_glue("sst-2", data, "train"), read_glue("sst-2", data, "dev")
     print(f"{len(train)} training and {len(dev)} dev sentences written to {data}")
     model = kbs.BertClassifier.from_preset(args.preset, num_classes=2, sequence_length=args.sequence_length)
+    model.compile(learning_rate=args.learning_rate)  # AdamW, 10% warmup, linear decay to 0
     model.fit([e.text_a for e in train], [int(e.label) for e in train],
               epochs=args.epochs, batch_size=args.batch_size)
 
