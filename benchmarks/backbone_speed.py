@@ -43,7 +43,10 @@ def step_functions(model, output_key):
     def gradient_step(inputs):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(model(inputs, training=True)[output_key]))
-        return tape.gradient(loss, model.trainable_variables)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        # One scalar that depends on every gradient (embedding gradients are IndexedSlices).
+        return tf.add_n([tf.reduce_sum(g.values if isinstance(g, tf.IndexedSlices) else g)
+                         for g in gradients if g is not None])
 
     return forward, gradient_step
 
