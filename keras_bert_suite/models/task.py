@@ -125,10 +125,19 @@ class BertTask(keras.Model):
             if shuffle:
                 dataset = dataset.shuffle(int(dataset.cardinality()), reshuffle_each_iteration=True)
             dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
-        preprocess = self.preprocessor
+        preprocess = self._traced_preprocessor()
         return dataset.map(
             lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE
         ).prefetch(tf.data.AUTOTUNE)
+
+    def _traced_preprocessor(self):
+        """The preprocessor as one `tf.function`, kept across calls: each `fit`/`predict`
+        builds a new `tf.data` map, and re-tracing the string ops cost ~1 s every time."""
+        cache = getattr(self, "_preprocess_cache", None)
+        if cache is None or cache.preprocessor is not self.preprocessor:
+            # A plain holder, so neither Keras nor SavedModel tracking sees the function.
+            self._preprocess_cache = cache = _TracedPreprocessor(self.preprocessor)
+        return cache.function
 
     def _resolve_schedule(self, dataset, x, epochs, steps_per_epoch, batch_size):
         """Sets the auto schedule's `num_train_steps` from epochs x steps per epoch."""
@@ -246,6 +255,12 @@ class BertTask(keras.Model):
         # Google's `output_weights` are [out, in]; Keras kernels are [in, out].
         weights = {name: (w.T if name.endswith("output_weights") else w) for name, w in weights.items()}
         assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))
+
+
+class _TracedPreprocessor:
+    def __init__(self, preprocessor):
+        self.preprocessor = preprocessor
+        self.function = tf.function(lambda *parts: preprocessor(*parts), autograph=False)
 
 
 def check_same_length(x, y=None, sample_weight=None):
