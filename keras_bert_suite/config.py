@@ -9,7 +9,7 @@ import dataclasses
 import json
 import pathlib
 
-from keras_bert_suite.utils import atomic_write_text
+from keras_bert_suite.utils import atomic_write_text, read_json_object
 
 # Google `bert_config.json` / HF `config.json` key -> our argument name.
 _KEY_MAP = {
@@ -73,13 +73,7 @@ class BertConfig:
         path = pathlib.Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Config file not found: {path}. Expected bert_config.json or config.json.")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON (line {error.lineno}: {error.msg}).") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path} must hold a JSON object, found {type(data).__name__}.")
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json_object(path), source=str(path))
 
     def to_dict(self):
         """Our own argument names -> values."""

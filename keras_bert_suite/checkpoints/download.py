@@ -32,7 +32,7 @@ import zlib
 
 from tqdm import tqdm
 
-from keras_bert_suite.utils import atomic_write_text
+from keras_bert_suite.utils import atomic_write_text, read_json_object
 
 CACHE_ENV = "KERAS_BERT_SUITE_HOME"
 _CHUNK_BYTES = 1 << 20
@@ -234,16 +234,7 @@ def _read_checksums():
     path = _checksums_path()
     if not path.is_file():
         return {}
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid JSON (line {error.lineno}: {error.msg}). Delete it; the "
-            "checksums are recorded again on the next downloads."
-        ) from None
-    if not isinstance(records, dict):
-        raise ValueError(f"{path} must hold a JSON object, found {type(records).__name__}. Delete it.")
-    return records
+    return read_json_object(path, remedy="Delete it; the checksums are recorded again on the next downloads.")
 
 
 def _write_checksums(records):

@@ -132,9 +132,10 @@ class BertTask(keras.Model):
 
     def _traced_preprocessor(self):
         """The preprocessor as one `tf.function`, kept across calls: each `fit`/`predict`
-        builds a new `tf.data` map, and re-tracing the string ops cost ~1 s every time."""
+        builds a new `tf.data` map, and re-tracing the string ops cost ~1 s every time.
+        A new preprocessor or changed settings (e.g. `sequence_length`) trace it anew."""
         cache = getattr(self, "_preprocess_cache", None)
-        if cache is None or cache.preprocessor is not self.preprocessor:
+        if cache is None or not cache.serves(self.preprocessor):
             # A plain holder, so neither Keras nor SavedModel tracking sees the function.
             self._preprocess_cache = cache = _TracedPreprocessor(self.preprocessor)
         return cache.function
@@ -258,9 +259,16 @@ class BertTask(keras.Model):
 
 
 class _TracedPreprocessor:
+    """A preprocessor's `tf.function`, valid while the preprocessor and its settings stay."""
+
     def __init__(self, preprocessor):
         self.preprocessor = preprocessor
+        self.settings = preprocessor.get_config()
         self.function = tf.function(lambda *parts: preprocessor(*parts), autograph=False)
+
+    def serves(self, preprocessor):
+        # Settings are Python values baked into the trace, so a change needs a new one.
+        return preprocessor is self.preprocessor and preprocessor.get_config() == self.settings
 
 
 def check_same_length(x, y=None, sample_weight=None):

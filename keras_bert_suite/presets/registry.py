@@ -12,7 +12,8 @@ import copy
 import difflib
 import functools
 import importlib.resources
-import json
+
+from keras_bert_suite.utils import read_json_object
 
 DEFAULT_PRESET = "minilm_l6_h384_uncased"
 
@@ -70,13 +71,7 @@ def _registry():
     for entry in sorted(importlib.resources.files(__package__).iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue
-        try:
-            info = json.loads(entry.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"Preset file {entry} is not valid JSON (line {error.lineno}: {error.msg}); "
-                "reinstall keras_bert_suite."
-            ) from None
+        info = read_json_object(entry, remedy="Reinstall keras_bert_suite.")
         if info.get("name") != entry.name.removesuffix(".json"):
             raise ValueError(f"Preset file {entry} declares name {info.get('name')!r}; expected the file's stem.")
         presets[info["name"]] = info

@@ -8,7 +8,6 @@ Example:
 
 import dataclasses
 import importlib.resources
-import json
 import os
 import pathlib
 import re
@@ -16,6 +15,7 @@ import re
 from keras_bert_suite.checkpoints.download import download_preset
 from keras_bert_suite.config import BertConfig
 from keras_bert_suite.presets.registry import lookup_preset, unknown_preset_error
+from keras_bert_suite.utils import read_json_object
 
 # Format -> files it needs; a tuple lists alternatives of which one must be present.
 _LAYOUTS = {
@@ -153,11 +153,11 @@ def _detect_lowercase(folder, layout):
     if layout == "keras":
         return _read_bool(folder / "tokenizer_config.json", "lowercase")
     tokenizer_file = folder / "tokenizer_config.json"
-    if layout == "huggingface" and tokenizer_file.is_file() and "do_lower_case" in _read_json(tokenizer_file):
+    if layout == "huggingface" and tokenizer_file.is_file() and "do_lower_case" in read_json_object(tokenizer_file):
         return _read_bool(tokenizer_file, "do_lower_case")
     hints = [folder.name]
     if layout == "huggingface":
-        hints.insert(0, str(_read_json(folder / "config.json").get("_name_or_path", "")))
+        hints.insert(0, str(read_json_object(folder / "config.json").get("_name_or_path", "")))
     for hint in hints:
         words = re.split(r"[^a-z]+", hint.lower())
         if "uncased" in words:
@@ -168,20 +168,10 @@ def _detect_lowercase(folder, layout):
 
 
 def _read_bool(path, key):
-    value = _read_json(path).get(key)
+    value = read_json_object(path).get(key)
     if not isinstance(value, bool):
         raise ValueError(f"{path}: key {key!r} must be true or false, found {value!r}.")
     return value
-
-
-def _read_json(path):
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON (line {error.lineno}: {error.msg}).") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object, found {type(data).__name__}.")
-    return data
 
 
 def _describe(layout):

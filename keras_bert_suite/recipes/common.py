@@ -22,6 +22,8 @@ import keras
 from keras_bert_suite.presets import DEFAULT_PRESET
 from keras_bert_suite.utils import atomic_path, atomic_write_text
 
+MODEL_FILE = "model.keras"  # the fine-tuned model every recipe saves in --output-dir
+
 
 def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rate=5e-5, epochs=3):
     """Adds the flags shared by the fine-tuning recipes (defaults follow the original scripts)."""
@@ -56,6 +58,19 @@ def save_model(model, path):
         staged = pathlib.Path(staging) / path.name
         model.save(staged)
         os.replace(staged, path)
+
+
+def load_trained_model(path, model_class, wanted="", suits=lambda model: True):
+    """The `model_class` with a preprocessor saved at `path`, or a ValueError saying what is wrong.
+
+    `suits(model)` checks what else the recipe needs; `wanted` describes it for the error,
+    e.g. `load_trained_model(path, BertClassifier, "with 2 outputs", lambda m: m.num_classes == 2)`.
+    """
+    model = keras.saving.load_model(path)
+    if not isinstance(model, model_class) or model.preprocessor is None or not suits(model):
+        kind = f"a {model_class.__name__} with a tokenizer {wanted}".rstrip()
+        raise ValueError(f"{path} is not {kind}; pass another --output-dir or retrain with --do-train.")
+    return model
 
 
 def check_sequence_length(model, args):

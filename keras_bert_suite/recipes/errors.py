@@ -1,4 +1,4 @@
-"""Errors that point at one line of a data file, and the JSON Lines reader that raises them.
+"""Errors that point at one line of a data file, and the JSON Lines and CSV readers that raise them.
 
 Every recipe reader reports bad input as `DataFileError`: the file, the 1-based line
 number and what was expected, so a user can open the file at that line and fix it.
@@ -11,6 +11,7 @@ Example:
     True
 """
 
+import csv
 import json
 
 
@@ -60,3 +61,29 @@ def iter_json_lines(path):
                     f"expected a JSON object per line, found {type(record).__name__}",
                 )
             yield line_number, record
+
+
+def iter_delimited_rows(path, delimiter=","):
+    """Yields the header row of a CSV (`,`, quoted fields) or TSV file (`\t`, no quoting),
+    then `(line_number, row)` for every non-blank row, each as wide as the header.
+
+    Example:
+        >>> rows = iter_delimited_rows("train.csv")
+        >>> header = next(rows)
+        >>> for line, row in rows: ...
+    """
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+        header = next(reader, None)
+        if not header:
+            raise DataFileError(path, 1, "expected a header row naming the columns, found an empty line")
+        yield header
+        last_line = reader.line_num
+        for row in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataFileError(path, line, f"expected {len(header)} columns as in the header, found {len(row)}")
+            yield line, row

@@ -25,12 +25,17 @@ import keras
 import numpy as np
 
 from keras_bert_suite.recipes import classification_metrics
-from keras_bert_suite.recipes.common import add_common_arguments, save_model, training_callbacks
+from keras_bert_suite.recipes.common import (
+    MODEL_FILE,
+    add_common_arguments,
+    load_trained_model,
+    save_model,
+    training_callbacks,
+)
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.glue_data import get_task, read_glue, read_table
 from keras_bert_suite.utils import atomic_write_text
 
-MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"
 # Tasks scored on more than one dev/test split: (task whose files to read, suffix of our files).
 MULTI_SPLIT_TASKS = {"mnli": (("mnli", ""), ("mnli_mismatched", "_mismatched"))}
@@ -145,12 +150,8 @@ def load_model(args, labels):
     if not path.is_file():
         print(f"No {path}: scoring the preset {args.preset} as it is.")
         return build_model(args, labels)
-    model = keras.saving.load_model(path)
-    if not isinstance(model, BertClassifier) or model.num_classes != num_classes:
-        raise ValueError(
-            f"{path} is not a classifier with {num_classes} outputs for the classes {labels}; "
-            "pass another --output-dir or retrain with --do-train."
-        )
+    model = load_trained_model(path, BertClassifier, f"and {num_classes} outputs for the classes {labels}",
+                               lambda model: model.num_classes == num_classes)
     model.preprocessor.sequence_length = args.max_seq_length
     return model
 

@@ -18,8 +18,7 @@ import csv
 import dataclasses
 import pathlib
 
-from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.errors import iter_json_lines
+from keras_bert_suite.recipes.errors import DataFileError, iter_delimited_rows, iter_json_lines
 
 SPLITS = ("train", "dev", "test")
 LAST_COLUMN = -1
@@ -230,7 +229,8 @@ def read_table(path, text_a, text_b=None, label=None, *, labels=None):
     tab-separated without quoting (as GLUE's); both need a header row, and `text_a`,
     `text_b`, `label` are column names. `.jsonl`/`.json` files hold one JSON object per
     line, and the names are keys. Labels are kept as found (strings from CSV/TSV); pass
-    `labels` to reject any label outside that set.
+    `labels` (strings) to reject any label outside that set: JSON integer labels then
+    become their strings, so `1` is the class `"1"`.
 
     Example:
         >>> read_table("train.csv", "sentence1", "sentence2", "label")  # doctest: +SKIP
@@ -249,34 +249,27 @@ def read_table(path, text_a, text_b=None, label=None, *, labels=None):
         )
     examples = []
     for line, record in records:
-        if labels is not None and label is not None and record["label"] not in labels:
-            raise DataFileError(path, line, f"label {record['label']!r} is not one of {list(labels)}")
+        if labels is not None and label is not None:
+            if isinstance(record["label"], int) and not isinstance(record["label"], bool):
+                record["label"] = str(record["label"])  # JSON 1 is the class "1" of a GLUE task
+            if record["label"] not in labels:
+                raise DataFileError(path, line, f"label {record['label']!r} is not one of {list(labels)}")
         examples.append(InputExample(f"{path.stem}-{len(examples)}", **record))
     return examples
 
 
 def _delimited_records(path, delimiter, fields):
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        header = next(reader, None)
-        if not header:
-            raise DataFileError(path, 1, "expected a header row naming the columns, found an empty line")
-        columns = {}
-        for field, name in fields.items():
-            if name is None:
-                continue
-            if name not in header:
-                raise DataFileError(path, 1, f"column {name!r} (for {field}) is not in the header {header}")
-            columns[field] = header.index(name)
-        last_line = reader.line_num
-        for row in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataFileError(path, line, f"expected {len(header)} columns as in the header, found {len(row)}")
-            yield line, {field: row[column] for field, column in columns.items()}
+    rows = iter_delimited_rows(path, delimiter)
+    header = next(rows)
+    columns = {}
+    for field, name in fields.items():
+        if name is None:
+            continue
+        if name not in header:
+            raise DataFileError(path, 1, f"column {name!r} (for {field}) is not in the header {header}")
+        columns[field] = header.index(name)
+    for line, row in rows:
+        yield line, {field: row[column] for field, column in columns.items()}
 
 
 def _json_records(path, fields):

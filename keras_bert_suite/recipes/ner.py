@@ -22,8 +22,10 @@ import keras
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
+    MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
+    load_trained_model,
     save_model,
     training_callbacks,
 )
@@ -37,7 +39,6 @@ from keras_bert_suite.recipes.ner_data import (
 )
 from keras_bert_suite.recipes.ner_metrics import classification_report, evaluate_ner
 
-MODEL_FILE = "model.keras"
 JSON_LINES_SUFFIXES = (".jsonl", ".json")
 # (flag enabling a scored split, its file flag, prefix of the files and metric keys written for it)
 SCORED_SPLITS = (("do_eval", "dev_file", "eval"), ("do_predict", "test_file", "test"))
@@ -102,10 +103,7 @@ def load_model(args):
     if not path.is_file():
         raise ValueError(f"No {path} to tag with: pass --do-train (with --train-file), or the --output-dir of a "
                          "trained tagger.")
-    model = keras.saving.load_model(path)
-    if not isinstance(model, BertTokenClassifier) or model.labels is None or model.preprocessor is None:
-        raise ValueError(f"{path} is not a token classifier with tag names; pass another --output-dir or retrain "
-                         "with --do-train.")
+    model = load_trained_model(path, BertTokenClassifier, "and tag names", lambda model: model.labels is not None)
     model.preprocessor.sequence_length = args.max_seq_length
     return model
 

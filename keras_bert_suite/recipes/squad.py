@@ -27,8 +27,10 @@ from tqdm import tqdm
 from keras_bert_suite.models.backbone import INPUT_NAMES
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES
 from keras_bert_suite.recipes.common import (
+    MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
+    load_trained_model,
     save_model,
     training_callbacks,
 )
@@ -38,7 +40,6 @@ from keras_bert_suite.recipes.squad_eval import evaluate_file
 from keras_bert_suite.recipes.squad_windows import features_to_arrays, make_windows
 from keras_bert_suite.utils import atomic_write_text
 
-MODEL_FILE = "model.keras"
 EVAL_FILE = "eval_results.json"
 TOKENIZE_BATCH = 4096
 
@@ -157,13 +158,7 @@ def load_model(args):
     if not path.is_file():
         print(f"No {path}: answering with the preset {args.preset} as it is.")
         return build_model(args)
-    model = keras.saving.load_model(path)
-    if not isinstance(model, BertQuestionAnswerer) or model.preprocessor is None:
-        raise ValueError(
-            f"{path} is not a question answerer with a tokenizer; pass another --output-dir or retrain "
-            "with --do-train."
-        )
-    return model
+    return load_trained_model(path, BertQuestionAnswerer)
 
 
 def model_inputs(arrays):

@@ -22,8 +22,10 @@ import numpy as np
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
+    MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
+    load_trained_model,
     save_model,
     training_callbacks,
 )
@@ -31,7 +33,6 @@ from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.swag_data import ENDING_KEYS, read_swag
 from keras_bert_suite.utils import atomic_write_text
 
-MODEL_FILE = "model.keras"
 NUM_CHOICES = len(ENDING_KEYS)
 
 
@@ -92,10 +93,8 @@ def load_model(args):
     if not path.is_file():
         print(f"No {path}: scoring the preset {args.preset} as it is.")
         return build_model(args)
-    model = keras.saving.load_model(path)
-    if not isinstance(model, BertMultipleChoice) or model.num_choices != NUM_CHOICES or model.preprocessor is None:
-        raise ValueError(f"{path} is not a {NUM_CHOICES}-choice model with a tokenizer; pass another --output-dir "
-                         "or retrain with --do-train.")
+    model = load_trained_model(path, BertMultipleChoice, f"and {NUM_CHOICES} choices",
+                               lambda model: model.num_choices == NUM_CHOICES)
     model.preprocessor.sequence_length = args.max_seq_length
     return model
 

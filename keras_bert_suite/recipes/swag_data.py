@@ -11,12 +11,10 @@ Example:
     'A drum line passes by walking down the street playing their instruments.'
 """
 
-import csv
 import dataclasses
 import pathlib
 
-from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.errors import iter_json_lines
+from keras_bert_suite.recipes.errors import DataFileError, iter_delimited_rows, iter_json_lines
 
 ENDING_KEYS = ("ending0", "ending1", "ending2", "ending3")
 TEXT_KEYS = ("sent1", "sent2", *ENDING_KEYS)
@@ -67,24 +65,15 @@ def _parse_label(value, path, line):
 
 
 def _csv_records(path):
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise DataFileError(path, 1, "expected a header row naming the SWAG columns, found an empty line")
-        missing = [key for key in TEXT_KEYS if key not in header]
-        if missing:
-            raise DataFileError(path, 1, f"header lacks SWAG columns {missing}; found {header}")
-        keys = [*TEXT_KEYS, "label"] if "label" in header else list(TEXT_KEYS)
-        columns = {key: header.index(key) for key in keys}
-        last_line = reader.line_num
-        for row in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataFileError(path, line, f"expected {len(header)} columns as in the header, found {len(row)}")
-            yield line, {key: row[column] for key, column in columns.items()}
+    rows = iter_delimited_rows(path)
+    header = next(rows)
+    missing = [key for key in TEXT_KEYS if key not in header]
+    if missing:
+        raise DataFileError(path, 1, f"header lacks SWAG columns {missing}; found {header}")
+    keys = [*TEXT_KEYS, "label"] if "label" in header else list(TEXT_KEYS)
+    columns = {key: header.index(key) for key in keys}
+    for line, row in rows:
+        yield line, {key: row[column] for key, column in columns.items()}
 
 
 def _json_records(path):

@@ -115,6 +115,21 @@ def test_google_folder_without_bert_config_names_it(tmp_path):
         BertBackbone.from_preset(folder)
 
 
+@pytest.mark.parametrize(
+    "layout, config_name, text, message",
+    [
+        ("google", "bert_config.json", '{"vocab_size": 40,', r"bert_config\.json is not valid JSON \(line 1: "),
+        ("huggingface", "config.json", "[40, 8]", r"config\.json must hold a JSON object, found list\."),
+        ("keras", "backbone_config.json", "", r"backbone_config\.json is not valid JSON \(line 1: "),
+    ],
+)
+def test_malformed_config_file_is_named_with_the_json_error(tmp_path, layout, config_name, text, message):
+    folder = write_preset(layout, tmp_path)
+    (folder / config_name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        BertBackbone.from_preset(folder)
+
+
 def test_google_checkpoint_without_its_data_shard_names_it(tmp_path):
     folder = write_google(tmp_path / "google")
     (folder / "bert_model.ckpt.data-00000-of-00001").unlink()

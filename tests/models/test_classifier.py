@@ -37,6 +37,20 @@ def test_pairs_and_tf_data():
     assert model.predict(pairs, verbose=0).shape == (24, 2)
 
 
+def test_changed_preprocessor_settings_apply_to_the_next_predict():
+    model = _classifier()
+    head = model.get_layer("logits")
+    head.set_weights([np.random.default_rng(0).normal(size=w.shape) for w in head.get_weights()])
+    long_texts = ["a good movie with great acting, a lovely story and a script that never drags"] * 2
+    at_16 = model.predict(long_texts, verbose=0)
+    model.preprocessor.sequence_length = 6
+    at_6 = model.predict(long_texts, verbose=0)
+    cut_early = BertClassifier(model.backbone, 2, preprocessor=BertClassifierPreprocessor(minilm_tokenizer(), 6))
+    cut_early.get_layer("logits").set_weights(head.get_weights())
+    np.testing.assert_allclose(at_6, cut_early.predict(long_texts, verbose=0), atol=1e-6)
+    assert np.abs(at_6 - at_16).max() > 1e-4
+
+
 def test_problem_types():
     assert _classifier(1).problem_type == "regression"
     regression = _classifier(1)

@@ -1,7 +1,5 @@
 """BertMultipleChoice and its preprocessor: pair packing, fit on SWAG, saving, errors."""
 
-import pathlib
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,9 +8,8 @@ from keras_bert_suite.models.multiple_choice import BertMultipleChoice
 from keras_bert_suite.preprocessing.classifier import BertClassifierPreprocessor
 from keras_bert_suite.preprocessing.multiple_choice import BertMultipleChoicePreprocessor
 from keras_bert_suite.recipes.swag_data import read_swag
+from tests.helpers.shared_data import SHARED_DATA
 from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
-
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def _preprocessor(num_choices=4, sequence_length=32):

@@ -1,7 +1,5 @@
 """BertTokenClassifier and its preprocessor: first-piece labels, truncation, fit, tag, saving, errors."""
 
-import pathlib
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,9 +7,9 @@ import tensorflow as tf
 from keras_bert_suite.models.token_classifier import BertTokenClassifier
 from keras_bert_suite.preprocessing.token_classifier import BertTokenClassifierPreprocessor
 from keras_bert_suite.recipes.ner_data import read_ner_jsonl
+from tests.helpers.shared_data import SHARED_DATA
 from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 LABELS = ["B-PER", "I-PER", "B-LOC", "O"]  # "O" deliberately not class 0
 SENTENCES = [
     (["Johanson", "lives", "in", "Berlin"], ["B-PER", "O", "O", "B-LOC"]),

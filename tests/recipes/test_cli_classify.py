@@ -1,23 +1,20 @@
 """`kbs` end to end: classify (GLUE folders and own files), help, errors, presets, squad-eval."""
 
 import json
-import pathlib
 
 import keras
 import numpy as np
 import pytest
 
 from keras_bert_suite.cli import main
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 ORIGINAL_EVAL_KEYS = {"eval_accuracy", "eval_loss", "global_step", "loss"}
 
 
 def shared_data():
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared sample data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return shared()
 
 
 def copy_head(source, target, lines):
@@ -106,6 +103,18 @@ def test_classify_eval_only_reloads_the_saved_model(mrpc_run, capsys):
     assert after["global_step"] == 2
     assert after == pytest.approx(before, abs=1e-6)
     assert "***** Eval results *****" in capsys.readouterr().out
+
+
+def test_another_recipes_saved_model_exits_2_naming_what_is_needed(mrpc_run, tmp_path, capsys):
+    output = mrpc_run[3]
+    squad = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "Paris is in France.", "qas": [
+        {"id": "q1", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]}]}]}]}
+    (tmp_path / "dev.json").write_text(json.dumps(squad))
+    (tmp_path / "model.keras").write_bytes((output / "model.keras").read_bytes())
+    assert main(["squad", "--output-dir", str(tmp_path), "--predict-file", str(tmp_path / "dev.json"),
+                 "--do-predict", "--max-seq-length", "32"]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'model.keras'} is not a BertQuestionAnswerer with a tokenizer; pass another --output-dir" in error
 
 
 def test_classify_mnli_scores_matched_and_mismatched(tiny_preset, tmp_path):

@@ -1,5 +1,4 @@
 import collections
-import pathlib
 
 import pytest
 
@@ -9,15 +8,12 @@ from keras_bert_suite.recipes.glue_data import InputExample
 from keras_bert_suite.recipes.glue_data import get_task
 from keras_bert_suite.recipes.glue_data import read_glue
 from keras_bert_suite.recipes.glue_data import read_table
-
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.helpers.shared_data import shared
 
 
 @pytest.fixture
 def shared_data():
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared sample data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return shared()
 
 
 def write_tsv(folder, name, rows):
@@ -291,6 +287,16 @@ def test_read_table_label_set_and_multiline_csv_line_numbers(tmp_path):
     with pytest.raises(DataFileError, match=r"data\.csv:4: label 'neutral' is not one of \['neg', 'pos'\]"):
         read_table(path, "sentence", label="label", labels=["neg", "pos"])
     assert read_table(path, "sentence", label="label")[0].text_a == "two\nlines"
+
+
+def test_read_table_json_integer_labels_match_the_string_classes_of_a_task(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"a": "x", "b": "y", "label": 1}\n{"a": "x", "b": "z", "label": 0}\n'
+                    '{"a": "x", "b": "w", "label": true}\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"pairs\.jsonl:3: label True is not one of \['0', '1'\]"):
+        read_table(path, "a", "b", "label", labels=("0", "1"))
+    path.write_text(path.read_text().splitlines()[0] + "\n" + path.read_text().splitlines()[1] + "\n")
+    assert [example.label for example in read_table(path, "a", "b", "label", labels=("0", "1"))] == ["1", "0"]
 
 
 def test_read_table_unknown_extension(tmp_path):

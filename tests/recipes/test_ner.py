@@ -1,5 +1,4 @@
 import json
-import pathlib
 
 import pytest
 
@@ -17,8 +16,7 @@ from keras_bert_suite.recipes.ner_metrics import EntityCounts
 from keras_bert_suite.recipes.ner_metrics import classification_report
 from keras_bert_suite.recipes.ner_metrics import evaluate_ner
 from keras_bert_suite.recipes.ner_metrics import extract_entities
-
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.helpers.shared_data import SHARED_DATA
 
 
 @pytest.fixture

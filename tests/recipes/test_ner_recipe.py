@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import pathlib
 
 import keras
 import pytest
@@ -10,9 +9,9 @@ import pytest
 from keras_bert_suite.recipes import ner
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.ner_metrics import evaluate_ner
+from tests.helpers.shared_data import SHARED_DATA
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 CONLL_SAMPLE = "hf_tests_samples/conll/sample.json"
 
 

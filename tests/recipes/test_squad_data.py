@@ -1,19 +1,10 @@
 import json
-import pathlib
 
 import pytest
 
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.squad_data import make_examples, read_squad_file, split_context
-
-DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-def shared(relative):
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared sample data not found at {path}")
-    return path
+from tests.helpers.shared_data import shared
 
 
 def write_squad(tmp_path, qas, context="The cat sat on the mat.", version="1.1"):

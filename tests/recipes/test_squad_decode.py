@@ -1,7 +1,6 @@
 import dataclasses
 import json
 import math
-import pathlib
 import re
 
 import numpy as np
@@ -16,15 +15,7 @@ from keras_bert_suite.recipes.squad_decode import (
 )
 from keras_bert_suite.recipes.squad_eval import evaluate_v1, evaluate_v2
 from keras_bert_suite.recipes.squad_windows import make_features
-
-DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-def shared(relative):
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared sample data not found at {path}")
-    return path
+from tests.helpers.shared_data import shared
 
 
 def word_tokenize(text):

@@ -1,6 +1,5 @@
 import json
 import math
-import pathlib
 
 import pytest
 
@@ -15,15 +14,7 @@ from keras_bert_suite.recipes.squad_eval import (
     is_v2_dataset,
     normalize_answer,
 )
-
-DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-def shared(relative):
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared sample data not found at {path}")
-    return path
+from tests.helpers.shared_data import shared
 
 
 def gold_predictions(path):

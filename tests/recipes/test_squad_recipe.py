@@ -3,25 +3,17 @@
 import argparse
 import json
 import math
-import pathlib
 
 import pytest
 
 from keras_bert_suite.recipes import squad
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.squad_eval import evaluate_file
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 SQUAD_V1 = "squad_v1.1/dev-v1.1-part1.json"
 SQUAD_V2 = "hf_tests_samples/SQUAD/dev-v2.0.json"
-
-
-def shared(relative):
-    path = SHARED_DATA / relative
-    if not path.is_file():
-        pytest.skip(f"shared sample data not found at {path}")
-    return path
 
 
 def cut_squad(source, target, articles, paragraphs, questions):

@@ -1,14 +1,13 @@
 import csv
 import json
-import pathlib
 
 import pytest
 
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.swag_data import MultipleChoiceExample
 from keras_bert_suite.recipes.swag_data import read_swag
+from tests.helpers.shared_data import SHARED_DATA
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 SWAG_SAMPLE = SHARED_DATA / "hf_tests_samples" / "swag" / "sample.json"
 
 HEADER = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",

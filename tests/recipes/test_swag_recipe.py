@@ -4,16 +4,15 @@ import argparse
 import csv
 import json
 import math
-import pathlib
 
 import numpy as np
 import pytest
 
 from keras_bert_suite.recipes import swag
 from keras_bert_suite.recipes.errors import DataFileError
+from tests.helpers.shared_data import SHARED_DATA
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 SWAG_SAMPLE = "hf_tests_samples/swag/sample.json"
 # The released SWAG CSV header (train/val have a label column, test has none).
 CSV_COLUMNS = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",
