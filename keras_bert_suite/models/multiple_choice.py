@@ -19,6 +19,7 @@ from keras import ops
 
 from keras_bert_suite.models.backbone import INPUT_NAMES
 from keras_bert_suite.models.task import BertTask, as_numpy_labels
+from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.multiple_choice import BertMultipleChoicePreprocessor, check_choice_rows
 
 
@@ -111,13 +112,13 @@ class BertMultipleChoice(BertTask):
                 f"[0, {self.num_choices - 1}] (num_choices={self.num_choices})."
             )
 
-    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=False):
         """`BertTask.make_dataset`, checking first that every example has `num_choices` choices."""
-        if self.preprocessor is None:
+        if self.preprocessor is None or not is_string_input(x):
             self.check_packed_shape(x)
         elif isinstance(x, (tuple, list)) and len(x) == 2:
             check_choice_rows(x[1], self.num_choices)
-        return super().make_dataset(x, y, sample_weight, batch_size, shuffle)
+        return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
 
     def check_packed_shape(self, x):
         """Packed inputs must be `[batch, num_choices, s]`."""

@@ -126,8 +126,11 @@ class BertQuestionAnswerer(BertTask):
         return output_layer_variables(self.span_dense, "cls/squad/")
 
     # === Data ===
-    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=False):
         """Windows of raw `(questions, contexts)` (and answers) as a batched `tf.data.Dataset`.
+
+        Windows are always made in memory (Python, as the original), so `materialize` has no
+        effect here.
 
         With answers it yields `(inputs, {"start_logits": start_positions, "end_logits":
         end_positions}[, sample_weight])`, one row per window (an example's weight is repeated

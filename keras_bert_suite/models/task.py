@@ -22,6 +22,11 @@ from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps
 
 DEFAULT_BATCH_SIZE = 32
+# `predict` preprocesses up to this many in-memory examples before Keras sees them: a
+# `tf.data` map of the string ops costs ~0.5 s to start on every call (most of a small
+# call's time), while this many packed rows take only ~6 MB at length 128. Larger inputs
+# stream through `tf.data`, where the start-up cost does not matter.
+MATERIALIZE_LIMIT = 4096
 
 # Span, token and masked-LM heads read `sequence_output` only, so the pooler gets no
 # gradient; Keras warns about that on every fit. The pooler is kept (a checkpoint holds it).
@@ -105,27 +110,37 @@ class BertTask(keras.Model):
     def check_labels(self, y):
         """Subclasses validate in-memory labels here (raise ValueError naming the problem)."""
 
-    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=False):
         """A batched, preprocessed `tf.data.Dataset` of `(x, y, sample_weight)`.
 
         `x` may be raw text (list/array/tensor, a pair tuple) or a `tf.data.Dataset`
-        of batches of raw text (and labels). Returns None when there is no preprocessor.
+        of batches of raw text (and labels). Returns None when there is nothing to
+        preprocess: no preprocessor, or `x` already packed (token ids, not strings).
+        `materialize=True` preprocesses in-memory text now, once (see `MATERIALIZE_LIMIT`):
+        right for `predict`, not for `fit`, where masks must change every epoch.
         """
         if self.preprocessor is None:
             self._check_packed(x)
             return None
         if isinstance(x, tf.data.Dataset):
+            if not any(spec.dtype == tf.string for spec in tf.nest.flatten(x.element_spec)):
+                return None
             dataset = x
         else:
+            if not is_string_input(x):
+                return None
             check_same_length(x, y, sample_weight)
             if y is not None:
                 self.check_labels(y)
             parts = tuple(part for part in (x, y, sample_weight) if part is not None)
             dataset = tf.data.Dataset.from_tensor_slices(parts)
+            materialize = materialize and int(dataset.cardinality()) <= MATERIALIZE_LIMIT
             if shuffle:
                 dataset = dataset.shuffle(int(dataset.cardinality()), reshuffle_each_iteration=True)
             dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
         preprocess = self._traced_preprocessor()
+        if materialize and not isinstance(x, tf.data.Dataset):
+            return _preprocessed_now(dataset, preprocess, batch_size or DEFAULT_BATCH_SIZE)
         return dataset.map(
             lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE
         ).prefetch(tf.data.AUTOTUNE)
@@ -195,7 +210,7 @@ class BertTask(keras.Model):
 
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict` that also takes raw text; returns the head's outputs."""
-        dataset = self.make_dataset(x, batch_size=batch_size)
+        dataset = self.make_dataset(x, batch_size=batch_size, materialize=True)
         if dataset is None:
             return super().predict(x, batch_size=batch_size, **kwargs)
         return super().predict(dataset, **kwargs)
@@ -256,6 +271,16 @@ class BertTask(keras.Model):
         # Google's `output_weights` are [out, in]; Keras kernels are [in, out].
         weights = {name: (w.T if name.endswith("output_weights") else w) for name, w in weights.items()}
         assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))
+
+
+def _preprocessed_now(batches, preprocess, batch_size):
+    """Runs `preprocess` eagerly on each batch of raw text; the outputs, in the same batches,
+    as an in-memory dataset (its iterator starts in milliseconds)."""
+    # One concrete function for every batch size, the trace tf.data would use.
+    concrete = preprocess.get_concrete_function(*batches.element_spec)
+    outputs = [keras.tree.map_structure(np.asarray, concrete(*batch)) for batch in batches]
+    rows = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
+    return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
 
 
 class _TracedPreprocessor:

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.models.task import BertTask
+from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.token_classifier import (
     BertTokenClassifierPreprocessor,
     as_label_batch,
@@ -96,15 +97,15 @@ class BertTokenClassifier(BertTask):
                 f"[0, {self.num_classes - 1}] (num_classes={self.num_classes})."
             )
 
-    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=False):
         """`BertTask.make_dataset` after turning word lists (and labels) into ragged tensors."""
-        if self.preprocessor is None or isinstance(x, tf.data.Dataset):
-            return super().make_dataset(x, y, sample_weight, batch_size, shuffle)
+        if self.preprocessor is None or isinstance(x, tf.data.Dataset) or not is_string_input(x):
+            return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
         words = as_word_batch(x)
         if y is not None:
             y = as_label_batch(y)
             check_one_label_per_word(words, y)
-        return super().make_dataset(words, y, sample_weight, batch_size, shuffle)
+        return super().make_dataset(words, y, sample_weight, batch_size, shuffle, materialize)
 
     # === Tagging ===
     def tag(self, inputs, batch_size=32, is_split_into_words=False):

@@ -28,7 +28,7 @@ def is_string_input(x):
     """True when `x` (possibly nested in tuples/lists/dicts) holds raw strings."""
     if isinstance(x, (str, bytes)):
         return True
-    if isinstance(x, tf.Tensor):
+    if isinstance(x, (tf.Tensor, tf.RaggedTensor)):
         return x.dtype == tf.string
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "USO"

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_suite import BertClassifier, BertClassifierPreprocessor
+from keras_bert_suite.models import task
 from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
 
 TEXTS = ["a good movie", "a bad film", "great acting", "awful plot", "lovely story", "dull script"] * 4
@@ -49,6 +50,22 @@ def test_changed_preprocessor_settings_apply_to_the_next_predict():
     cut_early.get_layer("logits").set_weights(head.get_weights())
     np.testing.assert_allclose(at_6, cut_early.predict(long_texts, verbose=0), atol=1e-6)
     assert np.abs(at_6 - at_16).max() > 1e-4
+
+
+def test_predict_paths_agree_in_memory_streamed_and_packed(monkeypatch):
+    model = _classifier()
+    pairs = (TEXTS[:10], TEXTS[10:20])
+    in_memory = model.predict(pairs, batch_size=4, verbose=0)  # preprocessed up front
+    streamed = model.predict(tf.data.Dataset.from_tensor_slices((pairs,)).batch(4), verbose=0)  # x only
+    packed = model.preprocessor(pairs)
+    np.testing.assert_array_equal(in_memory, streamed)
+    np.testing.assert_array_equal(in_memory, model.predict(packed, batch_size=4, verbose=0))
+    np.testing.assert_array_equal(in_memory, model.predict(tf.data.Dataset.from_tensor_slices(packed).batch(4),
+                                                           verbose=0))
+    monkeypatch.setattr(task, "MATERIALIZE_LIMIT", 3)  # more texts than this stream through tf.data
+    np.testing.assert_array_equal(in_memory, model.predict(pairs, batch_size=4, verbose=0))
+    labels = np.array(LABELS[:10])
+    assert model.evaluate(packed, labels, verbose=0) == model.evaluate(pairs, labels, verbose=0)
 
 
 def test_problem_types():

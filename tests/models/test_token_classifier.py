@@ -102,6 +102,9 @@ def test_predict_returns_per_piece_logits(tagger):
     packed_only = BertTokenClassifier(model.backbone, len(LABELS), dropout=0.0)
     packed_only.get_layer("logits").set_weights(model.get_layer("logits").get_weights())
     np.testing.assert_allclose(packed_only.predict(model.preprocessor(WORDS[:3]), verbose=0), logits, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(model.preprocessor(WORDS[:3]), verbose=0), logits)
+    streamed = model.predict(tf.data.Dataset.from_tensor_slices(tf.ragged.constant(WORDS[:3])).batch(2), verbose=0)
+    np.testing.assert_allclose(streamed, logits, atol=1e-6)  # batches of 2, not 32: float rounding only
 
 
 @pytest.mark.parametrize("labels, expected", [
