@@ -22,7 +22,7 @@ from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps
 
 DEFAULT_BATCH_SIZE = 32
-# `predict` preprocesses up to this many in-memory examples before Keras sees them: a
+# `predict`/`evaluate` preprocess up to this many in-memory examples before Keras sees them: a
 # `tf.data` map of the string ops costs ~0.5 s to start on every call (most of a small
 # call's time), while this many packed rows take only ~6 MB at length 128. Larger inputs
 # stream through `tf.data`, where the start-up cost does not matter.
@@ -117,7 +117,8 @@ class BertTask(keras.Model):
         of batches of raw text (and labels). Returns None when there is nothing to
         preprocess: no preprocessor, or `x` already packed (token ids, not strings).
         `materialize=True` preprocesses in-memory text now, once (see `MATERIALIZE_LIMIT`):
-        right for `predict`, not for `fit`, where masks must change every epoch.
+        right for one pass (`predict`, `evaluate`), not for `fit`, where masks must change
+        every epoch.
         """
         if self.preprocessor is None:
             self._check_packed(x)
@@ -188,7 +189,9 @@ class BertTask(keras.Model):
             else:
                 validation_x, validation_y, validation_weight = keras.utils.unpack_x_y_sample_weight(
                     tuple(validation_data))
-                validation_data = self.make_dataset(validation_x, validation_y, validation_weight, batch_size)
+                # Preprocessed once: every epoch scores the same masks, so its figures compare.
+                validation_data = self.make_dataset(validation_x, validation_y, validation_weight, batch_size,
+                                                    materialize=True)
         self._resolve_schedule(dataset, x, epochs, steps_per_epoch, batch_size)
         if dataset is None:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
@@ -203,7 +206,7 @@ class BertTask(keras.Model):
         if kwargs.get("_use_cached_eval_dataset"):
             # Called by Keras' fit on `validation_data`, which fit already preprocessed.
             return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
-        dataset = self.make_dataset(x, y, sample_weight, batch_size)
+        dataset = self.make_dataset(x, y, sample_weight, batch_size, materialize=True)
         if dataset is None:
             return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
         return super().evaluate(dataset, **kwargs)
