@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_bert_suite.models.backbone import INPUT_NAMES
-from keras_bert_suite.models.task import BertTask, as_numpy_labels
+from keras_bert_suite.models.task import BertTask, as_numpy_labels, batch_of_one
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.multiple_choice import BertMultipleChoicePreprocessor, check_choice_rows
 
@@ -116,7 +116,9 @@ class BertMultipleChoice(BertTask):
         """`BertTask.make_dataset`, checking first that every example has `num_choices` choices."""
         if self.preprocessor is None or not is_string_input(x):
             self.check_packed_shape(x)
-        elif isinstance(x, (tuple, list)) and len(x) == 2:
+            return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
+        x, y, sample_weight = batch_of_one(x, y, sample_weight)
+        if isinstance(x, (tuple, list)) and len(x) == 2:
             check_choice_rows(x[1], self.num_choices)
         return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
 

@@ -113,8 +113,8 @@ class BertTask(keras.Model):
     def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=False):
         """A batched, preprocessed `tf.data.Dataset` of `(x, y, sample_weight)`.
 
-        `x` may be raw text (list/array/tensor, a pair tuple) or a `tf.data.Dataset`
-        of batches of raw text (and labels). Returns None when there is nothing to
+        `x` may be raw text (list/array/tensor, a pair tuple; a single text or pair is a
+        batch of one) or a `tf.data.Dataset` of batches of raw text (and labels). Returns None when there is nothing to
         preprocess: no preprocessor, or `x` already packed (token ids, not strings).
         `materialize=True` preprocesses in-memory text now, once (see `MATERIALIZE_LIMIT`):
         right for one pass (`predict`, `evaluate`), not for `fit`, where masks must change
@@ -123,6 +123,9 @@ class BertTask(keras.Model):
         if self.preprocessor is None:
             self._check_packed(x)
             return None
+        if holds_no_examples(x):
+            raise ValueError(f"Got no examples: x is empty ({x!r}). Pass at least one text.")
+        x, y, sample_weight = batch_of_one(x, y, sample_weight)
         if isinstance(x, tf.data.Dataset):
             if not any(spec.dtype == tf.string for spec in tf.nest.flatten(x.element_spec)):
                 return None
@@ -311,6 +314,23 @@ def check_same_length(x, y=None, sample_weight=None):
     if len(set(lengths)) > 1:
         found = ", ".join(f"{name}: {length}" for name, length in zip(names, lengths))
         raise ValueError(f"Inputs and labels must have one entry per example; found lengths {found}.")
+
+
+def batch_of_one(x, y=None, sample_weight=None):
+    """One text, or one pair / (context, choices) tuple led by a text, as a batch of one
+    (its label and weight too); anything else as it is."""
+    if not (isinstance(x, str) or (isinstance(x, tuple) and x and isinstance(x[0], str))):
+        return x, y, sample_weight
+    x = tuple([part] for part in x) if isinstance(x, tuple) else [x]
+    return (x, *(None if part is None else [part] for part in (y, sample_weight)))
+
+
+def holds_no_examples(x):
+    """True for an empty in-memory input: `[]`, `()`, `([], [])`, an array of length 0."""
+    if isinstance(x, (str, bytes, dict, tf.data.Dataset)):
+        return False
+    parts = list(x) if isinstance(x, tuple) else [x]
+    return not parts or any((part.shape[0] if hasattr(part, "shape") else len(part)) == 0 for part in parts)
 
 
 def as_numpy_labels(y, what="labels"):

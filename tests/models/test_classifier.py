@@ -112,6 +112,18 @@ def test_bad_input_errors():
     uncompiled = BertClassifier(tiny_backbone(), 2, preprocessor=model.preprocessor, compile=False)
     with pytest.raises(RuntimeError, match="compile=False"):
         uncompiled.fit(TEXTS, LABELS)
+    for empty in ([], (), ([], []), np.array([], dtype=str)):
+        with pytest.raises(ValueError, match=r"Got no examples: x is empty \("):
+            model.predict(empty)
+
+
+def test_one_text_or_one_pair_is_a_batch_of_one():
+    model = _classifier()
+    np.testing.assert_array_equal(model.predict("a good movie", verbose=0),
+                                  model.predict(["a good movie"], verbose=0))
+    np.testing.assert_array_equal(model.predict(("a good movie", "great acting"), verbose=0),
+                                  model.predict((["a good movie"], ["great acting"]), verbose=0))
+    assert model.evaluate("a good movie", 1, verbose=0) == model.evaluate(["a good movie"], [1], verbose=0)
 
 
 def test_trained_model_reloads_compiled_with_its_optimizer_state(tmp_path):

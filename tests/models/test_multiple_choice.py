@@ -79,6 +79,8 @@ def test_packed_inputs_without_a_preprocessor(swag, chooser):
     np.testing.assert_allclose(packed_only.predict(packed, verbose=0),
                                model.predict((contexts, choices), verbose=0), atol=1e-5)
     np.testing.assert_array_equal(model.predict(packed, verbose=0), model.predict((contexts, choices), verbose=0))
+    np.testing.assert_array_equal(model.predict((contexts[0], choices[0]), verbose=0),  # one example
+                                  model.predict((contexts[:1], choices[:1]), verbose=0))
     with pytest.raises(ValueError, match=r"'token_ids' has shape \(4, 2, 32\); expected \[batch, num_choices=4"):
         packed_only.predict({name: tensor[:, :2] for name, tensor in packed.items()})
 
