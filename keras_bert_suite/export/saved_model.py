@@ -13,15 +13,22 @@ Signatures (inputs are `tf.string` tensors; outputs float32 unless noted; b = ba
   (-1 past the last word), and `tags` [b, w] string when the model has `labels`.
 - `BertMultipleChoice`: `context` [b], `choices` [b, num_choices] -> `logits` and
   `probabilities` [b, num_choices].
-- `BertQuestionAnswerer`: `question` [b], `context` [b] -> `start_logits`, `end_logits`
-  [b, sequence]; `answer_text` [b] string, `answer_start`, `answer_end` [b] int32.
+- `BertQuestionAnswerer`: `question` [b], `context` [b] -> `answer_text` [b] string,
+  `answer_start`, `answer_end` [b] int32, `score` and `null_score` [b].
 
-Question answering serves the FIRST window of each context only (`[CLS] question [SEP]
-context [SEP]`, the context cut to fit `sequence_length`); an answer further into a long
-context is not found. `answer_text` is the best span of that window: the highest start +
-end logit over context pieces, start <= end, at most `max_answer_length` pieces, as
-`context[answer_start:answer_end]` (offsets in characters of the original text, casing
-kept). For long documents, use `BertQuestionAnswerer.answer` in Python, which windows.
+Question answering windows every context as `run_squad.py` and `BertQuestionAnswerer.answer`
+do: the question cut to `max_query_length` pieces, then `[CLS] question [SEP] slice [SEP]`
+windows of the context that start every `doc_stride` pieces (fewer when a window holds
+fewer), all windows of the batch run through the model at once (`sequence_length` must
+exceed `max_query_length + 3`). `answer_text` is the best span over all of an example's windows:
+the highest start + end logit (`score`) with both ends in the window's context, start <= end,
+at most `max_answer_length` pieces, and a start piece that this window gives its most
+context; it is `context[answer_start:answer_end]` (offsets in characters of the original
+text, casing kept, spanning whole pieces; `answer` may trim a piece to the answer's words).
+`null_score` is the lowest `[CLS]` start + end logit over the example's windows, for SQuAD
+2.0: predict "no answer" when `null_score - score` exceeds your threshold. An empty context
+gets one empty window: answer "", offsets 0 and `score` -inf. Per-window logits are not
+served; `BertQuestionAnswerer.answer` in Python gives the n-best list.
 
 The tokenizer runs TensorFlow Text ops, so the serving process must `import tensorflow_text`
 before loading (TF Serving: a build with the TF Text ops); nothing else from this package
@@ -73,6 +80,8 @@ def export_saved_model(model, path, pairs=False, max_answer_length=30, overwrite
     """
     path = pathlib.Path(path)
     _check_exportable(model, pairs)
+    if max_answer_length < 1:
+        raise ValueError(f"max_answer_length must be at least 1 piece; found {max_answer_length}.")
     if _is_occupied(path) and not overwrite:
         raise FileExistsError(
             f"{path} already exists and is not empty. Pass overwrite=True to replace it, "
@@ -103,6 +112,14 @@ def _check_exportable(model, pairs):
         )
     if pairs and not isinstance(model, BertClassifier):
         raise ValueError(f"pairs=True is for BertClassifier only; found {type(model).__name__}.")
+    if isinstance(model, BertQuestionAnswerer):
+        preprocessor = model.preprocessor
+        if preprocessor.sequence_length - preprocessor.max_query_length - 3 < 1:
+            raise ValueError(
+                f"sequence_length={preprocessor.sequence_length} leaves no room for context after a "
+                f"question of max_query_length={preprocessor.max_query_length} pieces and 3 special "
+                "tokens; raise sequence_length or lower max_query_length."
+            )
 
 
 # === Serving functions, one per task ===
@@ -174,48 +191,128 @@ def _token_classifier_outputs(model, text):
     return outputs
 
 
+def _question_answerer_windows(preprocessor, question, context):
+    """Every `run_squad.py` window of every pair, flattened to one batch of windows.
+
+    Returns a dict: `inputs` (packed model inputs, [w, sequence_length]); per window its
+    `example`, and the `start`/`length` of its context slice in context pieces; per window
+    and position, `doc_piece` (the context piece there) and `in_doc` (True on the slice);
+    `num_windows` [b]; and the context's ragged `pieces`, `char_starts`, `char_ends`.
+    """
+    tokenizer = preprocessor.tokenizer
+    sequence_length = preprocessor.sequence_length
+    query = tokenizer(question)[:, : preprocessor.max_query_length]
+    pieces, char_starts, char_ends = tokenizer.tokenize_with_offsets(context)
+    room = sequence_length - 3 - query.row_lengths()  # max_tokens_for_doc
+    step = tf.minimum(room, preprocessor.doc_stride)
+    num_pieces = pieces.row_lengths()
+    # Windows start at k * step; the last is the first to reach the end (at least one).
+    num_windows = 1 + tf.maximum((num_pieces - room + step - 1) // step, 0)
+    example = tf.repeat(tf.range(tf.size(num_windows, out_type=tf.int64)), num_windows)
+    start = tf.ragged.range(num_windows).flat_values * tf.gather(step, example)
+    length = tf.minimum(tf.gather(num_pieces, example) - start, tf.gather(room, example))
+
+    positions = tf.range(sequence_length, dtype=tf.int64)[tf.newaxis]
+    first = tf.gather(query.row_lengths(), example)[:, tf.newaxis] + 2  # first slice position
+    last = first + length[:, tf.newaxis]  # the final [SEP]
+    in_query = (positions >= 1) & (positions < first - 1)
+    in_doc = (positions >= first) & (positions < last)
+    doc_piece = start[:, tf.newaxis] + positions - first
+    query_ids = tf.gather(query.to_tensor(shape=[None, preprocessor.max_query_length]), example)
+    query_ids = tf.gather(query_ids, tf.clip_by_value(positions[0] - 1, 0, preprocessor.max_query_length - 1),
+                          axis=1)
+    flat_ids = tf.concat([pieces.flat_values, [tokenizer.pad_token_id]], 0)  # + a pad for "none"
+    flat_index = tf.gather(pieces.row_starts(), example)[:, tf.newaxis] + doc_piece
+    doc_ids = tf.gather(flat_ids, tf.where(in_doc, flat_index, tf.size(flat_ids, out_type=tf.int64) - 1))
+    ids = tf.where(in_query, query_ids, doc_ids)
+    ids = tf.where((positions == first - 1) | (positions == last), tokenizer.sep_token_id, ids)
+    ids = tf.where(positions == 0, tokenizer.cls_token_id, ids)
+    inputs = {
+        "token_ids": tf.cast(ids, tf.int32),
+        "segment_ids": tf.cast(in_doc | (positions == last), tf.int32),
+        "padding_mask": tf.cast(positions <= last, tf.int32),
+    }
+    return {
+        "inputs": inputs, "example": example, "start": start, "length": length, "doc_piece": doc_piece,
+        "in_doc": in_doc, "num_windows": num_windows, "pieces": pieces, "char_starts": char_starts,
+        "char_ends": char_ends,
+    }
+
+
+def _is_max_context(windows, sequence_length, doc_stride):
+    """[w, sequence_length] bool: the window gives the piece there its most context.
+
+    `run_squad.py`'s `_check_is_max_context`: a piece scores `min(pieces left of it, pieces
+    right of it) + 0.01 * window length` in each window holding it (float64, as in Python);
+    the best window wins, the earlier on ties. Windows overlap by less than
+    `sequence_length - 3` pieces, so only the `ceil((sequence_length - 3) / doc_stride)`
+    windows either side can hold a piece of this one.
+    """
+    reach = -(-(sequence_length - 3) // doc_stride)
+    example, start, length = windows["example"], windows["start"], windows["length"]
+    total = tf.size(example, out_type=tf.int64)
+    other = tf.range(total)[:, tf.newaxis] + tf.range(-reach, reach + 1, dtype=tf.int64)  # [w, n]
+    clipped = tf.clip_by_value(other, 0, total - 1)
+    same_example = (other >= 0) & (other < total) & (tf.gather(example, clipped) == example[:, tf.newaxis])
+    other_start = tf.gather(start, clipped)[:, tf.newaxis]  # [w, 1, n]
+    other_length = tf.gather(length, clipped)[:, tf.newaxis]
+    piece = windows["doc_piece"][:, :, tf.newaxis]  # [w, sequence, 1]
+    holds = same_example[:, tf.newaxis] & (piece >= other_start) & (piece < other_start + other_length)
+    score = tf.cast(tf.minimum(piece - other_start, other_start + other_length - 1 - piece), tf.float64)
+    score = tf.where(holds, score + 0.01 * tf.cast(other_length, tf.float64), -float("inf"))
+    best = holds & (score == tf.reduce_max(score, axis=-1, keepdims=True))
+    return tf.argmax(tf.cast(best, tf.int32), axis=-1) == reach  # first best is this window
+
+
 def _question_answerer_outputs(model, question, context, max_answer_length):
-    """First-window logits and the best span in it (see the module docstring)."""
+    """The best span over all windows of each pair (see the module docstring)."""
     preprocessor = model.preprocessor
-    outputs = model(preprocessor((question, context)), training=False)
+    sequence_length = preprocessor.sequence_length
+    windows = _question_answerer_windows(preprocessor, question, context)
+    outputs = model(windows["inputs"], training=False)
     start_logits = tf.cast(outputs["start_logits"], tf.float32)
     end_logits = tf.cast(outputs["end_logits"], tf.float32)
 
-    # Where the context pieces sit in the window: after [CLS] question [SEP].
-    question_length = tf.minimum(
-        preprocessor.tokenizer(question).row_lengths(), preprocessor.max_query_length
-    )
-    _, char_starts, char_ends = preprocessor.tokenizer.tokenize_with_offsets(context)
-    context_length = tf.minimum(
-        char_starts.row_lengths(), preprocessor.sequence_length - 3 - question_length
-    )
-    first_context = 2 + question_length
-    positions = tf.range(preprocessor.sequence_length, dtype=tf.int64)[tf.newaxis]
-    in_context = (positions >= first_context[:, tf.newaxis]) & (
-        positions < (first_context + context_length)[:, tf.newaxis]
-    )
+    # Per window, every (start, start + offset) with offset < max_answer_length: [w, seq, A].
+    in_doc = windows["in_doc"]
+    can_start = in_doc & _is_max_context(windows, sequence_length, preprocessor.doc_stride)
+    ends = tf.range(sequence_length)[:, tf.newaxis] + tf.range(max_answer_length)  # [seq, A]
+    widen = [[0, 0], [0, max_answer_length]]
+    can_end = tf.gather(tf.pad(in_doc, widen), ends, axis=1)
+    scores = start_logits[:, :, tf.newaxis] + tf.gather(tf.pad(end_logits, widen), ends, axis=1)
+    scores = tf.where(can_start[:, :, tf.newaxis] & can_end, scores, -float("inf"))
+    scores = tf.reshape(scores, [tf.shape(scores)[0], -1])
+    # No span (-inf) becomes float32.min, the floor of the segment ops below.
+    window_score = tf.maximum(tf.reduce_max(scores, axis=-1), tf.float32.min)
+    window_best = tf.argmax(scores, axis=-1)
+    start_position = window_best // max_answer_length
+    end_position = start_position + window_best % max_answer_length
 
-    # Every start <= end within max_answer_length pieces, both in the context.
-    end_minus_start = positions - tf.transpose(positions)  # [start, end]
-    short_span = (end_minus_start >= 0) & (end_minus_start < max_answer_length)
-    allowed = short_span[tf.newaxis] & in_context[:, :, tf.newaxis] & in_context[:, tf.newaxis, :]
-    scores = start_logits[:, :, tf.newaxis] + end_logits[:, tf.newaxis, :]
-    scores = tf.where(allowed, scores, -float("inf"))
-    best = tf.argmax(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=-1)
-    has_span = context_length > 0
-    start_piece = best // preprocessor.sequence_length - first_context
-    end_piece = best % preprocessor.sequence_length - first_context
-    # Dense, as wide as a window: every kept piece fits, and an empty context still has a column.
-    window = [None, preprocessor.sequence_length]
-    char_starts, char_ends = char_starts.to_tensor(shape=window), char_ends.to_tensor(shape=window)
-    answer_start = tf.where(has_span, tf.gather(char_starts, tf.maximum(start_piece, 0), batch_dims=1), 0)
-    answer_end = tf.where(has_span, tf.gather(char_ends, tf.maximum(end_piece, 0), batch_dims=1), 0)
+    # Per example, the best window (the earlier on ties).
+    example, num_examples = windows["example"], tf.size(windows["num_windows"])
+    score = tf.math.unsorted_segment_max(window_score, example, num_examples)
+    window_index = tf.range(tf.size(example, out_type=tf.int64))
+    window = tf.where(window_score == tf.gather(score, example), window_index, tf.int64.max)
+    best_window = tf.math.unsorted_segment_min(window, example, num_examples)
+    has_span = score > tf.float32.min
+    score = tf.where(has_span, score, -float("inf"))
+    doc_piece = tf.gather(windows["doc_piece"], best_window)
+    piece_row = windows["pieces"].row_starts()
+
+    def char_offset(offsets, position):
+        flat = tf.concat([tf.cast(offsets.flat_values, tf.int32), [0]], 0)
+        index = piece_row + tf.gather(doc_piece, tf.gather(position, best_window), batch_dims=1)
+        return tf.where(has_span, tf.gather(flat, tf.where(has_span, index, tf.size(flat, tf.int64) - 1)), 0)
+
+    answer_start = char_offset(windows["char_starts"], start_position)
+    answer_end = char_offset(windows["char_ends"], end_position)
+    null_logits = start_logits[:, 0] + end_logits[:, 0]
     return {
-        "start_logits": start_logits,
-        "end_logits": end_logits,
         "answer_text": tf.strings.substr(context, answer_start, answer_end - answer_start, unit="UTF8_CHAR"),
         "answer_start": answer_start,
         "answer_end": answer_end,
+        "score": score,
+        "null_score": tf.math.unsorted_segment_min(null_logits, example, num_examples),
     }
 
 

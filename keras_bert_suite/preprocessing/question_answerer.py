@@ -5,7 +5,8 @@ so one question may become a variable number of model rows. As in google-researc
 `run_squad.py`, that windowing runs in Python (`make_features`, using
 `recipes/squad_windows.py`); the WordPiece tokenization inside it is one batched call of
 the TensorFlow tokenizer layer. `call` packs only the first window of each pair, for
-`tf.data` pipelines and string-in serving signatures where one row per question is enough.
+`tf.data` pipelines where one row per question is enough. (The exported SavedModel builds
+every window in TensorFlow ops: `export/saved_model.py`.)
 
 Example:
     >>> preprocessor = BertQuestionAnswererPreprocessor.from_preset("minilm_l6_h384_uncased")
