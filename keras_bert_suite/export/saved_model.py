@@ -15,6 +15,14 @@ Signatures (inputs are `tf.string` tensors; outputs float32 unless noted; b = ba
   `probabilities` [b, num_choices].
 - `BertQuestionAnswerer`: `question` [b], `context` [b] -> `answer_text` [b] string,
   `answer_start`, `answer_end` [b] int32, `score` and `null_score` [b].
+- `BertMaskedLM`: `text` [b] with `[MASK]`s -> per mask, left to right, the `top_k` best
+  tokens as `BertMaskedLM.fill_mask` gives them: `tokens` [b, m, k] string, `token_ids`
+  [b, m, k] int32, `scores` [b, m, k] (softmax probabilities), and `num_masks` [b] int32;
+  m is the most masks of any text in the batch, k = min(top_k, vocabulary size).
+
+Fill-mask reports only the masks within `sequence_length` (`fill_mask` raises on a mask cut
+off, and on a text without one); `num_masks` says how many each text got, possibly 0, and
+the slots past it hold token "", id -1 and score 0.
 
 Question answering windows every context as `run_squad.py` and `BertQuestionAnswerer.answer`
 do: the question cut to `max_query_length` pieces, then `[CLS] question [SEP] slice [SEP]`
@@ -52,26 +60,30 @@ import tensorflow as tf
 
 from keras_bert_suite.models import (
     BertClassifier,
+    BertMaskedLM,
     BertMultipleChoice,
     BertQuestionAnswerer,
     BertTokenClassifier,
 )
+from keras_bert_suite.models.masked_lm import MASK_TEXT
 from keras_bert_suite.models.token_classifier import OUTSIDE
 
 SERVING_ENDPOINT = "serve"
-SUPPORTED_MODELS = (BertClassifier, BertTokenClassifier, BertMultipleChoice, BertQuestionAnswerer)
+SUPPORTED_MODELS = (BertClassifier, BertTokenClassifier, BertMultipleChoice, BertQuestionAnswerer, BertMaskedLM)
 
 
-def export_saved_model(model, path, pairs=False, max_answer_length=30, overwrite=False):
+def export_saved_model(model, path, *, pairs=False, max_answer_length=30, top_k=5, overwrite=False):
     """Writes `model` (with its preprocessor) to `path` as a SavedModel serving raw strings.
 
     Args:
-        model: a `BertClassifier`, `BertTokenClassifier`, `BertMultipleChoice` or
-            `BertQuestionAnswerer` built with a preprocessor (e.g. by `from_preset`).
+        model: a `BertClassifier`, `BertTokenClassifier`, `BertMultipleChoice`,
+            `BertQuestionAnswerer` or `BertMaskedLM` built with a preprocessor (e.g. by
+            `from_preset`).
         path: the SavedModel folder to write. It is written beside `path` first and
             renamed into place only when complete.
         pairs: `BertClassifier` only: serve sentence pairs (`text`, `text_b`).
         max_answer_length: `BertQuestionAnswerer` only: longest served answer, in pieces.
+        top_k: `BertMaskedLM` only: tokens served per `[MASK]`.
         overwrite: replace an existing non-empty `path`.
 
     Returns:
@@ -82,12 +94,14 @@ def export_saved_model(model, path, pairs=False, max_answer_length=30, overwrite
     _check_exportable(model, pairs)
     if max_answer_length < 1:
         raise ValueError(f"max_answer_length must be at least 1 piece; found {max_answer_length}.")
+    if not (isinstance(top_k, int) and not isinstance(top_k, bool) and top_k >= 1):
+        raise ValueError(f"top_k must be a positive int; found {top_k!r}.")
     if _is_occupied(path) and not overwrite:
         raise FileExistsError(
             f"{path} already exists and is not empty. Pass overwrite=True to replace it, "
             "or export to a new path."
         )
-    input_signature, serve = _serving_function(model, pairs, max_answer_length)
+    input_signature, serve = _serving_function(model, pairs, max_answer_length, top_k)
     archive = keras.export.ExportArchive()
     # The endpoint saves the variables it reads. Tracking the Keras model as well would
     # store every weight a second time; the preprocessor is tracked for any lookup table.
@@ -129,7 +143,7 @@ def _strings(name, shape=(None,)):
     return tf.TensorSpec(shape, tf.string, name=name)
 
 
-def _serving_function(model, pairs, max_answer_length):
+def _serving_function(model, pairs, max_answer_length, top_k):
     """`(input_signature, fn)`: fn takes string tensors and returns a dict of outputs."""
     preprocessor = model.preprocessor
     if isinstance(model, BertClassifier) and pairs:
@@ -153,6 +167,11 @@ def _serving_function(model, pairs, max_answer_length):
             return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
 
         return [_strings("context"), _strings("choices", (None, model.num_choices))], serve
+    if isinstance(model, BertMaskedLM):
+        def serve(text):
+            return _masked_lm_outputs(model, text, top_k)
+
+        return [_strings("text")], serve
 
     def serve(question, context):
         return _question_answerer_outputs(model, question, context, max_answer_length)
@@ -189,6 +208,34 @@ def _token_classifier_outputs(model, text):
         tags = tf.gather(tf.constant(model.labels), tf.maximum(word_classes, 0))
         outputs["tags"] = tf.where(is_word, tags, "")
     return outputs
+
+
+def _masked_lm_outputs(model, text, top_k):
+    """`fill_mask` as TensorFlow ops: the parts between `[MASK]`s are tokenized and joined
+    with the mask id, packed, and the model scores every mask within the sequence."""
+    tokenizer = model.preprocessor.tokenizer
+    parts = tf.strings.split(text, MASK_TEXT)  # [b, parts]
+    pieces = tokenizer(parts.flat_values)  # [all parts, pieces]
+    mask = tf.fill([pieces.nrows(), 1], tf.constant(tokenizer.mask_token_id, pieces.dtype))
+    # Every part followed by a mask, joined per text, without the mask after the last part.
+    ids = parts.with_flat_values(tf.concat([pieces, mask], axis=1)).merge_dims(1, 2)[:, :-1]
+    inputs = model.preprocessor.pack(ids)
+    found = tf.where(inputs["token_ids"] == tokenizer.mask_token_id)  # [n, 2] in row order
+    positions = tf.RaggedTensor.from_value_rowids(
+        tf.cast(found[:, 1], tf.int32), found[:, 0], nrows=tf.shape(text, out_type=tf.int64)[0]
+    )
+    num_masks = tf.cast(positions.row_lengths(), tf.int32)
+    logits = tf.cast(model(dict(inputs, mask_positions=positions.to_tensor()), training=False), tf.float32)
+    best = tf.math.top_k(logits, k=min(top_k, tokenizer.vocabulary_size()))  # ties: lower id first
+    scores = tf.gather(tf.nn.softmax(logits), best.indices, batch_dims=2)
+    is_mask = (tf.range(tf.shape(logits)[1]) < num_masks[:, tf.newaxis])[:, :, tf.newaxis]
+    tokens = tf.gather(tf.constant(tokenizer.get_vocabulary()), best.indices)
+    return {
+        "tokens": tf.where(is_mask, tokens, ""),
+        "token_ids": tf.where(is_mask, best.indices, -1),
+        "scores": tf.where(is_mask, scores, 0.0),
+        "num_masks": num_masks,
+    }
 
 
 def _question_answerer_windows(preprocessor, question, context):

@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras_bert_suite import (
     BertClassifier,
     BertClassifierPreprocessor,
+    BertMaskedLM,
     BertMultipleChoice,
     BertMultipleChoicePreprocessor,
     BertQuestionAnswerer,
@@ -25,6 +26,7 @@ from keras_bert_suite import (
 from keras_bert_suite.export import export_saved_model
 from keras_bert_suite.export.saved_model import _is_max_context, _question_answerer_windows
 from keras_bert_suite.models.question_answerer import _keep_answerable
+from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor
 from keras_bert_suite.recipes.squad_decode import decode_predictions
 from tests.helpers.minilm import minilm_folder
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
@@ -78,22 +80,27 @@ def test_classifier_serves_strings_without_vocabulary_file_or_model(exported_cla
     np.testing.assert_allclose(loaded.serve(tf.constant(TEXTS[:1]))["logits"].numpy(), expected[:1], atol=1e-5)
 
 
-def test_fresh_process_needs_only_tensorflow_and_tensorflow_text(exported_classifier):
-    path, expected = exported_classifier
+def _serve_in_fresh_process(path, texts, output):
+    """`output` of the signature on `texts`, in a process importing only TF and TF Text."""
     script = (
         "import json, sys, tensorflow as tf, tensorflow_text\n"
         "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
-        "logits = serve(text=tf.constant(json.loads(sys.argv[2])))['logits']\n"
+        "result = serve(text=tf.constant(json.loads(sys.argv[2])))[sys.argv[3]]\n"
         "assert not [name for name in sys.modules if name.startswith('keras_bert_suite')]\n"
-        "print(json.dumps(logits.numpy().tolist()))\n"
+        "print(json.dumps(result.numpy().tolist()))\n"
     )
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, "-c", script, str(path), json.dumps(TEXTS)],
+        [sys.executable, "-c", script, str(path), json.dumps(texts), output],
         cwd=path.parent, capture_output=True, text=True, env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    np.testing.assert_allclose(json.loads(result.stdout.splitlines()[-1]), expected, atol=1e-5)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_fresh_process_needs_only_tensorflow_and_tensorflow_text(exported_classifier):
+    path, expected = exported_classifier
+    np.testing.assert_allclose(_serve_in_fresh_process(path, TEXTS, "logits"), expected, atol=1e-5)
 
 
 def test_pair_classifier_and_multi_label_probabilities(tmp_path):
@@ -272,6 +279,60 @@ def test_question_answerer_serves_best_span_over_all_windows(tmp_path):
     assert answers[2] == []
 
 
+def _masked_lm(sequence_length=16):
+    preprocessor = BertMaskedLMPreprocessor(minilm_tokenizer(), sequence_length=sequence_length)
+    model = BertMaskedLM(tiny_backbone(), preprocessor=preprocessor)
+    # A large layer-norm scale gives peaked, context-dependent predictions (clear top-k gaps).
+    model.mlm_head.transform_layer_norm.gamma.assign(np.full((32,), 100.0, np.float32))
+    return model
+
+
+MLM_FILLED = ["[MASK] is the capital of France.", "A fine [MASK][MASK] of red wine."]
+# Its second [MASK] lies beyond sequence_length 16, so only the first is served.
+MLM_CUT = "The [MASK] sat on the mat" + " and slept" * 10
+MLM_EMPTY = ["No mask here.", ""]
+
+
+def test_masked_lm_serves_fill_mask(tmp_path):
+    model = _masked_lm()
+    expected = model.fill_mask(MLM_FILLED + [MLM_CUT], top_k=3)
+    export_saved_model(model, tmp_path / "mlm", top_k=3)
+
+    texts = [MLM_FILLED[0], MLM_EMPTY[0], MLM_FILLED[1], MLM_CUT + " [MASK].", MLM_EMPTY[1]]
+    outputs = _serving(tmp_path / "mlm")(text=tf.constant(texts))
+    assert sorted(outputs) == ["num_masks", "scores", "token_ids", "tokens"]
+    assert outputs["num_masks"].numpy().tolist() == [1, 0, 2, 1, 0]
+    assert outputs["token_ids"].shape == outputs["tokens"].shape == outputs["scores"].shape == (5, 2, 3)
+    ids, tokens, scores = (outputs[name].numpy() for name in ("token_ids", "tokens", "scores"))
+    for row, per_mask in zip([0, 2, 3], expected):
+        for slot, best in enumerate(per_mask):
+            assert ids[row, slot].tolist() == [entry["token_id"] for entry in best]
+            assert [t.decode() for t in tokens[row, slot]] == [entry["token"] for entry in best]
+            np.testing.assert_allclose(scores[row, slot], [entry["score"] for entry in best], atol=1e-5)
+    # Slots past a text's masks are padding.
+    for row, slot in [(0, 1), (1, 0), (1, 1), (3, 1), (4, 0), (4, 1)]:
+        assert ids[row, slot].tolist() == [-1] * 3 and tokens[row, slot].tolist() == [b""] * 3
+        assert scores[row, slot].tolist() == [0.0] * 3
+    # The predictions depend on the context: the masks do not all get the same best token.
+    assert len({ids[0, 0, 0], ids[2, 0, 0], ids[2, 1, 0], ids[3, 0, 0]}) > 1
+    assert scores[:, :, 0].max() > 0.1
+
+    none = _serving(tmp_path / "mlm")(text=tf.constant(MLM_EMPTY))
+    assert none["num_masks"].numpy().tolist() == [0, 0] and none["token_ids"].shape == (2, 0, 3)
+    with pytest.raises(ValueError, match="has no \\[MASK\\]"):
+        model.fill_mask(MLM_EMPTY[:1])
+    fresh = _serve_in_fresh_process(tmp_path / "mlm", MLM_FILLED, "token_ids")
+    assert fresh == ids[[0, 2]].tolist()
+
+
+def test_masked_lm_top_k_must_be_a_positive_int(tmp_path):
+    model = _masked_lm()
+    for top_k in (0, -1, 2.0, "5", True):
+        with pytest.raises(ValueError, match="top_k must be a positive int"):
+            export_saved_model(model, tmp_path / "mlm", top_k=top_k)
+    assert list(tmp_path.iterdir()) == []
+
+
 def _quick_save(obj, export_dir, **kwargs):
     """Stands in for `tf.saved_model.save` where only the folder handling is under test."""
     with open(f"{export_dir}/saved_model.pb", "w") as file:
@@ -333,7 +394,7 @@ def test_failure_midway_keeps_the_previous_export(tmp_path, monkeypatch):
 
 
 def test_unsupported_models_give_clear_errors(tmp_path):
-    with pytest.raises(TypeError, match="serves BertClassifier.*found BertBackbone.*model.save"):
+    with pytest.raises(TypeError, match="serves BertClassifier.*BertMaskedLM; found BertBackbone.*model.save"):
         export_saved_model(tiny_backbone(), tmp_path / "a")
     with pytest.raises(ValueError, match="has no preprocessor.*from_preset"):
         export_saved_model(BertClassifier(tiny_backbone(), 2), tmp_path / "b")
