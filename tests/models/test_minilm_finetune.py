@@ -5,22 +5,16 @@ next 192: a test-sized run (48 steps) that still separates a working pipeline â€
 checkpoint, head, schedule â€” from a broken one, which stays near 50%.
 """
 
-import pathlib
-
 import keras
 import numpy as np
-import pytest
 
 import keras_bert_suite as kbs
 from keras_bert_suite.recipes.glue_data import read_glue
-
-SST2 = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sst2"
+from tests.helpers.shared_data import shared
 
 
 def test_minilm_learns_sst2_well_above_chance():
-    if not (SST2 / "dev.tsv").is_file():
-        pytest.skip(f"shared sample data not found at {SST2}")
-    examples = read_glue("sst-2", SST2, "dev")
+    examples = read_glue("sst-2", shared("sst2"), "dev")
     train, held_out = examples[:192], examples[192:384]
     keras.utils.set_random_seed(0)
     model = kbs.BertClassifier.from_preset(kbs.DEFAULT_PRESET, num_classes=2, sequence_length=48)

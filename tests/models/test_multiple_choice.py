@@ -8,7 +8,7 @@ from keras_bert_suite.models.multiple_choice import BertMultipleChoice
 from keras_bert_suite.preprocessing.classifier import BertClassifierPreprocessor
 from keras_bert_suite.preprocessing.multiple_choice import BertMultipleChoicePreprocessor
 from keras_bert_suite.recipes.swag_data import read_swag
-from tests.helpers.shared_data import SHARED_DATA
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
 
 
@@ -19,10 +19,7 @@ def _preprocessor(num_choices=4, sequence_length=32):
 @pytest.fixture(scope="module")
 def swag():
     """The first four SWAG sample examples: contexts, choices [4, 4] and labels."""
-    path = SHARED_DATA / "hf_tests_samples" / "swag" / "sample.json"
-    if not path.exists():
-        pytest.skip(f"shared sample data not found at {path}")
-    examples = read_swag(path)[:4]
+    examples = read_swag(shared("hf_tests_samples/swag/sample.json"))[:4]
     return [e.context for e in examples], [e.choices for e in examples], [e.label for e in examples]
 
 

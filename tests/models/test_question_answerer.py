@@ -1,6 +1,5 @@
 """BertQuestionAnswerer: windows, fit on raw text and tf.data, answer(), null answers, saving, errors."""
 
-import pathlib
 
 import keras
 import numpy as np
@@ -13,9 +12,10 @@ from keras_bert_suite.recipes.squad_data import read_squad_file
 from keras_bert_suite.recipes.squad_eval import normalize_answer
 from tests.helpers.google_checkpoint import write_google_folder
 from tests.helpers.minilm import minilm_folder, minilm_weights
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
 
-SQUAD_DEV = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "squad_v1.1" / "dev-v1.1-part1.json"
+SQUAD_DEV = "squad_v1.1/dev-v1.1-part1.json"
 
 QUESTIONS = ["Who wrote the book?", "Where is the tower?", "When did it open?", "What colour is the car?"]
 CONTEXTS = [
@@ -182,9 +182,7 @@ def test_squad_head_loads_from_a_google_checkpoint(tmp_path):
 
 
 def test_real_squad_targets_point_at_the_gold_answers():
-    if not SQUAD_DEV.exists():
-        pytest.skip(f"shared sample data not found at {SQUAD_DEV}")
-    examples = read_squad_file(SQUAD_DEV, is_training=True).examples[:8]
+    examples = read_squad_file(shared(SQUAD_DEV), is_training=True).examples[:8]
     preprocessor = _preprocessor(sequence_length=64, doc_stride=24, max_query_length=24)
     tokenizer = preprocessor.tokenizer
     _, features = preprocessor.make_features(

@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras_bert_suite.models.token_classifier import BertTokenClassifier
 from keras_bert_suite.preprocessing.token_classifier import BertTokenClassifierPreprocessor
 from keras_bert_suite.recipes.ner_data import read_ner_jsonl
-from tests.helpers.shared_data import SHARED_DATA
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
 
 LABELS = ["B-PER", "I-PER", "B-LOC", "O"]  # "O" deliberately not class 0
@@ -59,10 +59,7 @@ def test_truncation_drops_whole_words_from_the_end():
 
 
 def test_conll_sample_gives_one_weighted_piece_per_word():
-    path = SHARED_DATA / "hf_tests_samples" / "conll" / "sample.json"
-    if not path.exists():
-        pytest.skip(f"shared sample data not found at {path}")
-    sentences = read_ner_jsonl(path)
+    sentences = read_ner_jsonl(shared("hf_tests_samples/conll/sample.json"))
     tags = sorted({tag for sentence in sentences for tag in sentence.tags})
     ids = [[tags.index(tag) for tag in sentence.tags] for sentence in sentences]
     _, y, weights = _preprocessor(128)([sentence.words for sentence in sentences], ids)

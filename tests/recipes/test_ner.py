@@ -16,15 +16,12 @@ from keras_bert_suite.recipes.ner_metrics import EntityCounts
 from keras_bert_suite.recipes.ner_metrics import classification_report
 from keras_bert_suite.recipes.ner_metrics import evaluate_ner
 from keras_bert_suite.recipes.ner_metrics import extract_entities
-from tests.helpers.shared_data import SHARED_DATA
+from tests.helpers.shared_data import shared
 
 
 @pytest.fixture
 def conll_sample():
-    path = SHARED_DATA / "hf_tests_samples" / "conll" / "sample.json"
-    if not path.is_file():
-        pytest.skip(f"shared sample data not found at {path}")
-    return path
+    return shared("hf_tests_samples/conll/sample.json")
 
 
 # --- readers -----------------------------------------------------------------------------

@@ -9,16 +9,14 @@ import pytest
 from keras_bert_suite.recipes import ner
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.ner_metrics import evaluate_ner
-from tests.helpers.shared_data import SHARED_DATA
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
 CONLL_SAMPLE = "hf_tests_samples/conll/sample.json"
 
 
 def sample_sentences():
-    path = SHARED_DATA / CONLL_SAMPLE
-    if not path.is_file():
-        pytest.skip(f"shared sample data not found at {path}")
+    path = shared(CONLL_SAMPLE)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 

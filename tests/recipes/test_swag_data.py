@@ -6,9 +6,9 @@ import pytest
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.swag_data import MultipleChoiceExample
 from keras_bert_suite.recipes.swag_data import read_swag
-from tests.helpers.shared_data import SHARED_DATA
+from tests.helpers.shared_data import shared
 
-SWAG_SAMPLE = SHARED_DATA / "hf_tests_samples" / "swag" / "sample.json"
+SWAG_SAMPLE = "hf_tests_samples/swag/sample.json"
 
 HEADER = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",
           "ending0", "ending1", "ending2", "ending3", "label"]
@@ -23,9 +23,7 @@ def write_csv(path, rows):
 
 
 def test_hf_sample_jsonl():
-    if not SWAG_SAMPLE.is_file():
-        pytest.skip(f"shared sample data not found at {SWAG_SAMPLE}")
-    examples = read_swag(SWAG_SAMPLE)
+    examples = read_swag(shared(SWAG_SAMPLE))
     assert len(examples) == 10
     assert examples[0] == MultipleChoiceExample(
         context="Members of the procession walk down the street holding small horn brass instruments.",

@@ -10,7 +10,7 @@ import pytest
 
 from keras_bert_suite.recipes import swag
 from keras_bert_suite.recipes.errors import DataFileError
-from tests.helpers.shared_data import SHARED_DATA
+from tests.helpers.shared_data import shared
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
 SWAG_SAMPLE = "hf_tests_samples/swag/sample.json"
@@ -20,9 +20,7 @@ CSV_COLUMNS = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gol
 
 
 def sample_records():
-    path = SHARED_DATA / SWAG_SAMPLE
-    if not path.is_file():
-        pytest.skip(f"shared sample data not found at {path}")
+    path = shared(SWAG_SAMPLE)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
