@@ -22,15 +22,15 @@ import keras_hub  # noqa: E402
 
 import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite.presets import resolve_preset  # noqa: E402
+from keras_bert_suite.recipes.glue_data import read_glue  # noqa: E402
 
-MRPC_DEV = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mrpc" / "dev.tsv"
+MRPC = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mrpc"
 SEQUENCE_LENGTH = 128
 
 
 def sentences(count):
-    if MRPC_DEV.is_file():
-        rows = [line.split("\t") for line in MRPC_DEV.read_text(encoding="utf-8-sig").splitlines()[1:]]
-        pool = [row[3] for row in rows if len(row) == 5]
+    if (MRPC / "dev.tsv").is_file():
+        pool = [example.text_a for example in read_glue("mrpc", MRPC, "dev")]
     else:
         pool = ["The quick brown fox jumps over the lazy dog near the river bank."]
     return [pool[index % len(pool)] for index in range(count)]
