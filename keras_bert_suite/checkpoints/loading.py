@@ -45,6 +45,9 @@ def check_vocabulary(backbone, resolved):
         )
 
 
+POOLER_PREFIX = "bert/pooler/"
+
+
 def read_checkpoint_weights(resolved):
     """`{google_name: array}` of a Google or HF preset folder."""
     if resolved.format == "google":
@@ -65,7 +68,10 @@ def load_backbone_weights(backbone, resolved):
     else:
         source, stored_as = checkpoint_prefix(resolved.folder), None
     weights = read_checkpoint_weights(resolved)
-    unexpected = assign_weights(backbone_variables(backbone), weights, str(source), stored_as=stored_as)
+    # HF saves its span, token and choice heads without the pooler (`add_pooling_layer=False`):
+    # such a checkpoint loads, and the pooler, which those heads never read, starts fresh.
+    unexpected = assign_weights(backbone_variables(backbone), weights, str(source), stored_as=stored_as,
+                                optional_prefixes=(POOLER_PREFIX,))
     unexpected = [name for name in unexpected if not name.startswith(HEAD_PREFIXES)]
     if stored_as:
         unexpected = [stored_as(name)[0] for name in unexpected]

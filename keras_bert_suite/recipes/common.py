@@ -20,6 +20,8 @@ import tempfile
 import keras
 
 from keras_bert_suite.presets import DEFAULT_PRESET
+from keras_bert_suite.training import bert_optimizer
+from keras_bert_suite.training.schedules import SCHEDULES
 from keras_bert_suite.utils import atomic_path, atomic_write_text
 
 MODEL_FILE = "model.keras"  # the fine-tuned model every recipe saves in --output-dir
@@ -40,10 +42,18 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     parser.add_argument("--warmup-ratio", type=float, default=0.1,
                         help="share of the training steps spent warming the learning rate up")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="linear",
+                        help="learning-rate decay after warmup: 'linear' decays from the peak to 0 (HF, "
+                        "keras-hub); 'google' is the original optimization.py line from step 0")
     parser.add_argument("--seed", type=int, default=12345, help="seed for weights, dropout and shuffling")
     parser.add_argument("--do-train", action="store_true", help="fine-tune on the training split")
     parser.add_argument("--do-eval", action="store_true", help="score the dev split")
     parser.add_argument("--do-predict", action="store_true", help="write predictions for the test split")
+
+
+def recipe_optimizer(args):
+    """BERT's optimizer at the recipe's `--learning-rate`, `--warmup-ratio` and `--schedule`."""
+    return bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio, schedule=args.schedule)
 
 
 def formatter():

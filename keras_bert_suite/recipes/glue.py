@@ -26,6 +26,7 @@ import numpy as np
 
 from keras_bert_suite.recipes import classification_metrics
 from keras_bert_suite.recipes.common import (
+    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     load_trained_model,
@@ -159,7 +160,6 @@ def load_model(args, labels):
 def build_model(args, labels):
     """A `BertClassifier` on the preset, compiled with BERT's optimizer at `--learning-rate`."""
     from keras_bert_suite.models.classifier import BertClassifier
-    from keras_bert_suite.training import bert_optimizer
 
     keras.utils.set_random_seed(args.seed)
     model = BertClassifier.from_preset(
@@ -167,7 +167,7 @@ def build_model(args, labels):
         num_classes=1 if labels is None else len(labels),
         problem_type="regression" if labels is None else "single_label",
     )
-    model.compile(optimizer=bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio))
+    model.compile(optimizer=recipe_optimizer(args))
     return model
 
 

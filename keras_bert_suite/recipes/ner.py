@@ -22,6 +22,7 @@ import keras
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
+    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
@@ -86,12 +87,11 @@ def words_and_tags(sentences):
 def build_model(args, labels):
     """A `BertTokenClassifier` over `labels`, compiled with BERT's optimizer at `--learning-rate`."""
     from keras_bert_suite.models.token_classifier import BertTokenClassifier
-    from keras_bert_suite.training import bert_optimizer
 
     keras.utils.set_random_seed(args.seed)
     model = BertTokenClassifier.from_preset(args.preset, sequence_length=args.max_seq_length,
                                             num_classes=len(labels), labels=labels)
-    model.compile(optimizer=bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio))
+    model.compile(optimizer=recipe_optimizer(args))
     return model
 
 

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from keras_bert_suite.models.backbone import INPUT_NAMES
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES
 from keras_bert_suite.recipes.common import (
+    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
@@ -137,7 +138,6 @@ def build_model(args):
     """
     from keras_bert_suite.models.question_answerer import BertQuestionAnswerer
     from keras_bert_suite.preprocessing.question_answerer import BertQuestionAnswererPreprocessor
-    from keras_bert_suite.training import bert_optimizer
 
     keras.utils.set_random_seed(args.seed)
     preprocessor = BertQuestionAnswererPreprocessor.from_preset(
@@ -146,7 +146,7 @@ def build_model(args):
     )
     model = BertQuestionAnswerer.from_preset(args.preset, sequence_length=args.max_seq_length,
                                              preprocessor=preprocessor)
-    model.compile(optimizer=bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio))
+    model.compile(optimizer=recipe_optimizer(args))
     return model
 
 

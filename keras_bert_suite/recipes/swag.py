@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
+    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
@@ -77,11 +78,10 @@ def gold_labels(examples):
 def build_model(args):
     """A `BertMultipleChoice` over four choices, compiled with BERT's optimizer at `--learning-rate`."""
     from keras_bert_suite.models.multiple_choice import BertMultipleChoice
-    from keras_bert_suite.training import bert_optimizer
 
     keras.utils.set_random_seed(args.seed)
     model = BertMultipleChoice.from_preset(args.preset, sequence_length=args.max_seq_length, num_choices=NUM_CHOICES)
-    model.compile(optimizer=bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio))
+    model.compile(optimizer=recipe_optimizer(args))
     return model
 
 

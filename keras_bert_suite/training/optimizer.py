@@ -101,6 +101,7 @@ def bert_optimizer(
     clipnorm=1.0,
     beta_1=0.9,
     beta_2=0.999,
+    schedule="linear",
     **kwargs,
 ):
     """Returns Google BERT's fine-tuning/pre-training optimizer as a `BertAdamW`.
@@ -115,6 +116,8 @@ def bert_optimizer(
         epsilon: Adam epsilon (Google uses 1e-6, not Keras' 1e-7).
         clipnorm: gradients are clipped so their global norm is at most this; None disables.
         beta_1, beta_2: Adam moment decay rates.
+        schedule: the decay after warmup: "linear" (from the peak, the default) or
+            "google" (the original's line from step 0); see `WarmupLinearDecay`.
         **kwargs: passed to `keras.optimizers.AdamW` (e.g. `gradient_accumulation_steps`;
             the schedule then counts micro-batches, which is what `iterations` counts).
     """
@@ -129,7 +132,7 @@ def bert_optimizer(
         _check_range("clipnorm", clipnorm, 0.0, math.inf, False, False,
                      "Google clips to a global norm of 1.0; pass None to disable clipping.")
     schedule = WarmupLinearDecay(
-        learning_rate, num_train_steps=num_train_steps, warmup_ratio=warmup_ratio
+        learning_rate, num_train_steps=num_train_steps, warmup_ratio=warmup_ratio, schedule=schedule
     )
     return BertAdamW(
         learning_rate=schedule,

@@ -1,14 +1,22 @@
 """BERT's learning-rate schedule: linear warmup from 0, then linear decay to exactly 0.
 
-The formula is the one in google-research/bert `optimization.py`, step for step:
+Two shapes of the decay, chosen with `schedule=`:
 
-    decayed = peak * (1 - min(step, N) / N)        # polynomial decay, power 1, end 0
-    warm    = peak * (step / W)                    # linear warmup
+    warm    = peak * (step / W)                                  # linear warmup (both)
+    "linear": decayed = peak * (N - min(step, N)) / (N - W)      # from the peak at W to 0 at N
+    "google": decayed = peak * (1 - min(step, N) / N)            # one line from step 0 to N
     lr      = warm if step < W else decayed
 
+"google" is google-research/bert `optimization.py` step for step: its decay line starts at
+step 0, so after warmup the rate drops to `peak * (1 - W / N)` and the peak is never used.
+"linear" (the default) decays from the peak reached at the end of warmup, as HF
+transformers' `get_linear_schedule_with_warmup` and keras-hub's recipes do; fine-tuning
+measured better with it (see the README's quality table).
+
 `step` is the optimizer's `iterations` before the update it is used for, so the very first
-update runs with a learning rate of 0 and the last one (step N - 1) with `peak / N`, exactly as
-in the original, where `global_step` is read before it is incremented. By default
+update runs with a learning rate of 0 and the last one (step N - 1) with `peak / N` ("google",
+exactly as the original, where `global_step` is read before it is incremented) or
+`peak / (N - W)` ("linear"). By default
 `W = int(warmup_ratio * N)` (Python truncation, as `run_classifier.py`/`run_squad.py` compute
 `num_warmup_steps`); `W = 0` means no warmup.
 
@@ -77,6 +85,19 @@ def _check_warmup_ratio(value):
     return float(value)
 
 
+SCHEDULES = ("linear", "google")
+
+
+def _check_schedule(value):
+    if value not in SCHEDULES:
+        raise ValueError(
+            f"WarmupLinearDecay: `schedule` must be one of {', '.join(map(repr, SCHEDULES))}, found "
+            f"{value!r}. 'linear' decays from the peak at the end of warmup; 'google' is the original's "
+            "decay line from step 0."
+        )
+    return value
+
+
 def _check_warmup_steps(value):
     if value is None:
         return None
@@ -100,10 +121,15 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             `warmup_ratio` every time `N` is set.
         warmup_ratio: fraction of `N` spent warming up, in [0, 1]; used when
             `warmup_steps` is None.
+        schedule: "linear" (decay from the peak at the end of warmup) or "google" (the
+            original's decay line from step 0).
 
     Example:
         >>> schedule = WarmupLinearDecay(1e-4, num_train_steps=100, warmup_steps=10)
         >>> [round(float(schedule(s)), 8) for s in (0, 10, 55, 100)]
+        [0.0, 0.0001, 5e-05, 0.0]
+        >>> google = WarmupLinearDecay(1e-4, num_train_steps=100, warmup_steps=10, schedule="google")
+        >>> [round(float(google(s)), 8) for s in (0, 10, 55, 100)]
         [0.0, 9e-05, 4.5e-05, 0.0]
     """
 
@@ -113,8 +139,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         num_train_steps=None,
         warmup_steps=None,
         warmup_ratio=0.1,
+        schedule="linear",
     ):
         self.peak_learning_rate = _check_peak_learning_rate(peak_learning_rate)
+        self.schedule = _check_schedule(schedule)
         self.warmup_ratio = _check_warmup_ratio(warmup_ratio)
         self._explicit_warmup_steps = _check_warmup_steps(warmup_steps)
         self._num_train_steps = None
@@ -175,7 +203,12 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         step = ops.cast(step, "float32")
         total = ops.cast(self._num_train_steps_variable, "float32")
         warmup = ops.cast(self._warmup_steps_variable, "float32")
-        decayed = self.peak_learning_rate * (1.0 - ops.minimum(step, total) / total)
+        remaining = total - ops.minimum(step, total)
+        if self.schedule == "google":
+            decayed = self.peak_learning_rate * remaining / total
+        else:
+            # max(N - W, 1) keeps the division finite when all steps are warmup (W = N).
+            decayed = self.peak_learning_rate * remaining / ops.maximum(total - warmup, 1.0)
         # max(W, 1) only keeps the unused branch finite when there is no warmup (W = 0).
         warm = self.peak_learning_rate * (step / ops.maximum(warmup, 1.0))
         return ops.where(step < warmup, warm, decayed)
@@ -186,4 +219,5 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "num_train_steps": self._num_train_steps,
             "warmup_steps": self._explicit_warmup_steps,
             "warmup_ratio": self.warmup_ratio,
+            "schedule": self.schedule,
         }

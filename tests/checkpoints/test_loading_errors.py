@@ -395,3 +395,15 @@ def test_save_over_a_folder_that_is_no_preset_is_refused_untouched(tmp_path, sav
     with pytest.raises(FileExistsError, match=message):
         saved_backbone.save_to_preset(tmp_path / "notes", tokenizer=WordPieceTokenizer(VOCABULARY))
     assert [path.name for path in (tmp_path / "notes").iterdir()] == ["todo.txt"]
+
+
+def test_huggingface_head_checkpoint_without_pooler_loads_with_a_fresh_pooler(tmp_path):
+    # BertForQuestionAnswering / ForTokenClassification save no pooler (add_pooling_layer=False).
+    weights = {f"bert.{name}": array for name, array in HF_WEIGHTS.items() if not name.startswith("pooler.")}
+    folder = write_huggingface(tmp_path / "qa", weights=weights)
+    with pytest.warns(UserWarning, match=r"has no weights for bert/pooler/dense/bias, bert/pooler/dense/kernel"):
+        backbone = BertBackbone.from_preset(folder)
+    loaded = backbone_variables(backbone)
+    np.testing.assert_array_equal(loaded["bert/encoder/layer_1/output/dense/kernel"],
+                                  GOOGLE_WEIGHTS["bert/encoder/layer_1/output/dense/kernel"])
+    np.testing.assert_array_equal(loaded["bert/pooler/dense/bias"], np.zeros(8, np.float32))

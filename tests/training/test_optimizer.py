@@ -55,6 +55,7 @@ def test_defaults_are_googles():
         "num_train_steps": None,
         "warmup_steps": None,
         "warmup_ratio": 0.1,
+        "schedule": "linear",
     }
 
 
@@ -163,7 +164,7 @@ class LearningRateRecorder(keras.callbacks.Callback):
 def test_fit_follows_warmup_then_decay_to_zero_and_accepts_new_steps_without_recompiling():
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
-    optimizer = bert_optimizer(1e-3)  # steps unknown at compile time
+    optimizer = bert_optimizer(1e-3, schedule="google")  # steps unknown at compile time
     model.compile(optimizer=optimizer, loss="mse")
     assert needs_num_train_steps(optimizer)
     x = np.random.default_rng(0).normal(size=(10, 3)).astype("float32")

@@ -1,4 +1,4 @@
-"""WarmupLinearDecay: Google's warmup + linear decay values, late-set steps, serialization."""
+"""WarmupLinearDecay: the "linear" (HF/keras-hub) and "google" shapes, late-set steps, serialization."""
 
 import json
 
@@ -16,6 +16,13 @@ def google_learning_rate(step, peak, num_train_steps, num_warmup_steps):
     if num_warmup_steps and step < num_warmup_steps:
         return peak * (step / num_warmup_steps)
     return decayed
+
+
+def hf_learning_rate(step, peak, num_train_steps, num_warmup_steps):
+    """A direct transcription of HF transformers' get_linear_schedule_with_warmup."""
+    if step < num_warmup_steps:
+        return peak * step / max(1, num_warmup_steps)
+    return peak * max(0.0, (num_train_steps - step) / max(1, num_train_steps - num_warmup_steps))
 
 
 def lr(schedule, step):
@@ -37,8 +44,8 @@ def lr(schedule, step):
         (150, 0.0),  # beyond: stays zero
     ],
 )
-def test_values_at_chosen_steps(step, expected):
-    schedule = WarmupLinearDecay(1e-4, num_train_steps=100, warmup_ratio=0.1)
+def test_google_values_at_chosen_steps(step, expected):
+    schedule = WarmupLinearDecay(1e-4, num_train_steps=100, warmup_ratio=0.1, schedule="google")
     assert schedule.warmup_steps == 10
     assert lr(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-12)
 
@@ -51,7 +58,8 @@ def test_matches_google_formula_at_every_step(
     num_train_steps, warmup_steps, warmup_ratio, expected_warmup
 ):
     schedule = WarmupLinearDecay(
-        3e-5, num_train_steps=num_train_steps, warmup_steps=warmup_steps, warmup_ratio=warmup_ratio
+        3e-5, num_train_steps=num_train_steps, warmup_steps=warmup_steps, warmup_ratio=warmup_ratio,
+        schedule="google",
     )
     # Google computes num_warmup_steps = int(num_train_steps * warmup_proportion): 2.9 -> 2.
     assert schedule.warmup_steps == expected_warmup
@@ -60,13 +68,36 @@ def test_matches_google_formula_at_every_step(
         assert lr(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-12), step
 
 
+@pytest.mark.parametrize(
+    "step, expected",
+    [(0, 0.0), (5, 5e-5), (10, 1e-4), (55, 5e-5), (99, 1e-4 / 90), (100, 0.0), (150, 0.0)],
+)
+def test_linear_is_the_default_and_decays_from_the_peak(step, expected):
+    schedule = WarmupLinearDecay(1e-4, num_train_steps=100, warmup_ratio=0.1)
+    assert schedule.schedule == "linear"
+    assert lr(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-12)
+
+
+@pytest.mark.parametrize("num_train_steps, warmup_steps", [(37, 3), (29, 2), (20, 0), (12, 12), (1, 0)])
+def test_linear_matches_hf_formula_at_every_step(num_train_steps, warmup_steps):
+    schedule = WarmupLinearDecay(3e-5, num_train_steps=num_train_steps, warmup_steps=warmup_steps)
+    for step in range(num_train_steps + 5):
+        expected = hf_learning_rate(step, 3e-5, num_train_steps, warmup_steps)
+        assert lr(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-12), step
+
+
+def test_unknown_schedule_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="`schedule` must be one of 'linear', 'google', found 'cosine'"):
+        WarmupLinearDecay(1e-4, schedule="cosine")
+
+
 def test_accepts_the_optimizers_int64_iterations():
     schedule = WarmupLinearDecay(1e-4, num_train_steps=100)
-    assert float(schedule(keras.ops.convert_to_tensor(55, dtype="int64"))) == pytest.approx(4.5e-5)
+    assert float(schedule(keras.ops.convert_to_tensor(55, dtype="int64"))) == pytest.approx(5e-5)
 
 
 def test_steps_set_later_change_the_same_schedule_object():
-    schedule = WarmupLinearDecay(1e-4, warmup_ratio=0.1)
+    schedule = WarmupLinearDecay(1e-4, warmup_ratio=0.1, schedule="google")
     assert not schedule.is_resolved()
     assert schedule.num_train_steps is None and schedule.warmup_steps is None
     with pytest.raises(ValueError, match="num_train_steps` is not known yet.*set_num_train_steps"):
@@ -90,7 +121,7 @@ def test_explicit_warmup_steps_survive_set_num_train_steps():
 
 
 def test_compiled_function_sees_new_steps_without_retracing():
-    schedule = WarmupLinearDecay(1e-4, num_train_steps=100)
+    schedule = WarmupLinearDecay(1e-4, num_train_steps=100, schedule="google")
     learning_rate_at = tf.function(lambda step: schedule(step))
 
     assert float(learning_rate_at(tf.constant(50, tf.int64))) == pytest.approx(5e-5)
@@ -103,7 +134,7 @@ def test_compiled_function_sees_new_steps_without_retracing():
 @pytest.mark.parametrize("num_train_steps", [None, 100])
 def test_config_round_trip(num_train_steps):
     schedule = WarmupLinearDecay(
-        2e-5, num_train_steps=num_train_steps, warmup_steps=None, warmup_ratio=0.25
+        2e-5, num_train_steps=num_train_steps, warmup_steps=None, warmup_ratio=0.25, schedule="google"
     )
     config = schedule.get_config()
     assert config == {
@@ -111,6 +142,7 @@ def test_config_round_trip(num_train_steps):
         "num_train_steps": num_train_steps,
         "warmup_steps": None,
         "warmup_ratio": 0.25,
+        "schedule": "google",
     }
     assert WarmupLinearDecay.from_config(config).get_config() == config
 
