@@ -37,7 +37,7 @@ def train(model, batches_per_epoch, epochs, learning_rate, warmup_ratio, seed):
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
-            losses.append(float(loss))
+            losses.append(loss.item())
     model.eval()
     return losses
 

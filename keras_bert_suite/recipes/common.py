@@ -45,6 +45,8 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
     parser.add_argument("--schedule", choices=SCHEDULES, default="linear",
                         help="learning-rate decay after warmup: 'linear' decays from the peak to 0 (HF, "
                         "keras-hub); 'google' is the original optimization.py line from step 0")
+    parser.add_argument("--adam-epsilon", type=float, default=1e-8,
+                        help="Adam epsilon (the original scripts used 1e-6)")
     parser.add_argument("--seed", type=int, default=12345, help="seed for weights, dropout and shuffling")
     parser.add_argument("--do-train", action="store_true", help="fine-tune on the training split")
     parser.add_argument("--do-eval", action="store_true", help="score the dev split")
@@ -52,8 +54,9 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
 
 
 def recipe_optimizer(args):
-    """BERT's optimizer at the recipe's `--learning-rate`, `--warmup-ratio` and `--schedule`."""
-    return bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio, schedule=args.schedule)
+    """BERT's optimizer at the recipe's `--learning-rate`, `--warmup-ratio`, `--schedule`, `--adam-epsilon`."""
+    return bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio, schedule=args.schedule,
+                          epsilon=args.adam_epsilon)
 
 
 def formatter():
