@@ -87,7 +87,9 @@ def test_learning_rate_warms_up_and_ends_at_zero():
         on_train_batch_begin=lambda batch, logs: rates.append(float(model.optimizer.learning_rate)))
     model.fit(TEXTS, LABELS, epochs=5, batch_size=6, verbose=0, callbacks=[record])  # 4 steps x 5 epochs
     peak, total, warmup = 1e-2, 20, 2
-    expected = [peak * step / warmup if step < warmup else peak * (1 - step / total) for step in range(total)]
+    # The default "linear" schedule: from the peak at the end of warmup straight to 0.
+    expected = [peak * step / warmup if step < warmup else peak * (total - step) / (total - warmup)
+                for step in range(total)]
     np.testing.assert_allclose(rates, expected, rtol=1e-5, atol=1e-9)
     assert float(model.optimizer.learning_rate) == 0.0
 
