@@ -1,7 +1,8 @@
 """Multi-head self-attention exactly as the original BERT computes it.
 
 Scores are scaled by 1/sqrt(head_dim) and padded keys get `(1 - mask) * -10000.0`
-added before the softmax (as `attention_layer` in google-research/bert `modeling.py`), so outputs match Google's to 1e-6.
+added before the softmax (as `attention_layer` in google-research/bert `modeling.py`), so
+outputs match Google's to 1e-6.
 
 Example:
     >>> attention = BertSelfAttention(num_heads=2, hidden_dim=8)
