@@ -26,10 +26,10 @@ import numpy as np
 
 from keras_bert_suite.recipes import classification_metrics
 from keras_bert_suite.recipes.common import (
-    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     load_trained_model,
+    recipe_optimizer,
     save_model,
     training_callbacks,
 )

@@ -27,11 +27,11 @@ from tqdm import tqdm
 from keras_bert_suite.models.backbone import INPUT_NAMES
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES
 from keras_bert_suite.recipes.common import (
-    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
     load_trained_model,
+    recipe_optimizer,
     save_model,
     training_callbacks,
 )

@@ -22,11 +22,11 @@ import numpy as np
 
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
-    recipe_optimizer,
     MODEL_FILE,
     add_common_arguments,
     check_sequence_length,
     load_trained_model,
+    recipe_optimizer,
     save_model,
     training_callbacks,
 )
