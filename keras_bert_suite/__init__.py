@@ -6,7 +6,7 @@ Example:
     >>> model.fit(["a fine film", "a dull film"], [1, 0], epochs=2)
 """
 
-__version__ = "0.1.0"
+from keras_bert_suite.version import __version__
 
 from keras_bert_suite.config import BertConfig
 from keras_bert_suite.models import (

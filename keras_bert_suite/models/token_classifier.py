@@ -21,12 +21,11 @@ import tensorflow as tf
 from keras_bert_suite.models.task import BertTask
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.token_classifier import (
+    OUTSIDE,
     BertTokenClassifierPreprocessor,
     as_label_batch,
     as_word_batch,
 )
-
-OUTSIDE = "O"
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")

@@ -23,6 +23,9 @@ import tensorflow as tf
 
 from keras_bert_suite.preprocessing.base import BertPreprocessor
 
+# The tag of a word outside every entity (IOB/IOB2); a word cut off by the sequence length gets it.
+OUTSIDE = "O"
+
 
 def as_word_batch(x):
     """A ragged string tensor `[batch, words]` from word lists or raw texts.

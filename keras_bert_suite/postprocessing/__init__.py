@@ -1,0 +1,1 @@
+"""Post-processing: model outputs -> answers, word tags, top-k tokens, probabilities."""
