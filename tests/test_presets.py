@@ -24,7 +24,8 @@ from keras_bert_suite.presets import (
 from keras_bert_suite.presets import registry
 
 GOOGLE = "https://storage.googleapis.com/bert_models"
-# Every Google release of REFERENCE.md §1, URL -> vocabulary size.
+# Every Google release linked from the google-research/bert README (docs/checkpoints.md,
+# "Registered presets"), URL -> vocabulary size.
 RELEASES = {
     f"{GOOGLE}/2018_10_18/uncased_L-12_H-768_A-12.zip": 30522,
     f"{GOOGLE}/2018_10_18/uncased_L-24_H-1024_A-16.zip": 30522,

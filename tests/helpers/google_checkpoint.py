@@ -1,4 +1,5 @@
-"""Writes real weights as a Google TF1 checkpoint folder, using REFERENCE.md §1 names.
+"""Writes real weights as a Google TF1 checkpoint folder, under the variable names of
+google-research/bert `modeling.py` (`BertModel`; see docs/checkpoints.md).
 
 The HF -> Google renaming here is the test's own, independent of the package's.
 """

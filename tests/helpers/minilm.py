@@ -1,7 +1,9 @@
 """Test helpers around the real MiniLM checkpoint and an independent NumPy BERT.
 
-The NumPy model below follows REFERENCE.md §1 directly on HF parameter names; it
-shares no code with the package, so agreement proves the Keras model is right.
+The NumPy model below follows google-research/bert `modeling.py` (`BertModel`,
+`transformer_model`, `attention_layer`) directly on HF parameter names (name map in
+docs/checkpoints.md); it shares no code with the package, so agreement proves the Keras
+model is right.
 """
 
 import importlib.resources

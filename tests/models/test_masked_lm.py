@@ -101,7 +101,8 @@ def test_fit_on_raw_strings_and_tf_data_lowers_the_loss():
 
 
 def _numpy_head(sequence, positions, head, table):
-    """float64 MLM head (REFERENCE.md §1): dense + erf GELU + LayerNorm(1e-12), tied decoder + bias."""
+    """float64 MLM head (google-research/bert `run_pretraining.py`, `get_masked_lm_output`):
+    dense + erf GELU + LayerNorm(1e-12), tied decoder + bias."""
     hidden = sequence[positions] @ head["kernel"] + head["bias"]
     hidden = 0.5 * hidden * (1.0 + np.vectorize(math.erf)(hidden / math.sqrt(2.0)))
     mean = hidden.mean(-1, keepdims=True)

@@ -39,7 +39,7 @@ def _packed_batch():
     return dict(padded_batch(seed=1), mask_positions=MASK_POSITIONS)
 
 
-# === An independent checkpoint and head, written from REFERENCE.md §1 ===
+# === An independent checkpoint and head, written from docs/checkpoints.md ===
 def _random_hf_weights(seed=0):
     """BertForPreTraining parameters in HF layout (Linear weights [out, in]), float32."""
     rng = np.random.default_rng(seed)
@@ -80,7 +80,8 @@ def _random_hf_weights(seed=0):
 
 
 def _google_head_names(w):
-    """REFERENCE.md §1: kernels [in, out]; `output_weights` stay [out, in]."""
+    """Google names (docs/checkpoints.md): kernels [in, out]; `output_weights` stay [out, in]
+    (google-research/bert `run_pretraining.py`, `get_next_sentence_output`)."""
     return {
         "cls/predictions/transform/dense/kernel": w["cls.predictions.transform.dense.weight"].T,
         "cls/predictions/transform/dense/bias": w["cls.predictions.transform.dense.bias"],
@@ -112,7 +113,8 @@ def _layer_norm(x, gamma, beta):
 
 
 def numpy_heads(w, batch):
-    """float64 MLM logits at the mask positions and NSP logits (REFERENCE.md §1)."""
+    """float64 MLM logits at the mask positions and NSP logits (google-research/bert
+    `run_pretraining.py`: `get_masked_lm_output`, `get_next_sentence_output`)."""
     sequence, pooled = numpy_bert(w, TINY, batch["token_ids"], batch["segment_ids"], batch["padding_mask"])
     rows = np.arange(len(sequence))[:, None]
     hidden = sequence[rows, batch["mask_positions"]]
