@@ -1,9 +1,9 @@
 """Download checkpoint zips into a local cache once, verify them, and unpack them safely.
 
 Layout of the cache (`$KERAS_BERT_SUITE_HOME`, default `~/.cache/keras_bert_suite`):
-`downloads/<name>.zip` (a download grows as `<name>.zip.partial` and is renamed only when
-complete), `checksums.json` (the sha256 recorded on first download, re-verified on every
-later use) and `extracted/<name>/` (unpacked beside, then renamed into place). An offline
+`downloads/<name>.zip` (a download grows in a hidden file beside it and is renamed only
+when complete), `checksums.json` (the sha256 recorded on first download, re-verified on
+every later use) and `extracted/<name>/` (unpacked beside, then renamed into place). An offline
 machine works too: put the zip (or the unpacked folder) where the error message says.
 
 Example:
@@ -20,10 +20,8 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import stat
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,7 +30,7 @@ import zlib
 
 from tqdm import tqdm
 
-from keras_bert_suite.utils import atomic_write_text, read_json_object
+from keras_bert_suite.utils import atomic_directory, atomic_path, atomic_write_text, read_json_object
 
 CACHE_ENV = "KERAS_BERT_SUITE_HOME"
 _CHUNK_BYTES = 1 << 20
@@ -116,17 +114,12 @@ def extract_archive(zip_path, target_dir):
     zip_path, target = pathlib.Path(zip_path), pathlib.Path(target_dir)
     if target.exists():
         raise FileExistsError(f"{target} already exists; remove it to extract {zip_path} again.")
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             for member in archive.infolist():
                 _refuse_escaping_member(member, zip_path, target)
-            staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".extracting", dir=target.parent))
-            try:
+            with atomic_directory(target) as staging:
                 archive.extractall(staging)
-                os.rename(staging, target)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise CorruptArchiveError(f"{zip_path} is not a readable zip archive ({error}).") from None
     return target
@@ -160,11 +153,9 @@ def download_preset(url, name=None, expected_sha256=None, progress=True):
 
 
 def _download(url, path, progress):
-    """Streams `url` into `path` through `path.partial`; returns the sha256 hex digest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    """Streams `url` into `path` through a temporary file beside it; returns the sha256 hex digest."""
     digest = hashlib.sha256()
-    try:
+    with atomic_path(path) as partial:
         with open(partial, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
@@ -183,9 +174,6 @@ def _download(url, path, progress):
         if expected_bytes is not None and received != expected_bytes:
             reason = f"the connection closed after {received} of {expected_bytes} bytes"
             raise DownloadError(_manual_placement_message(url, path, reason))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return digest.hexdigest()
 
 

@@ -14,6 +14,7 @@ import pathlib
 import re
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
 
 # HF heads whose `.weight` is [out, in] in Google too (Google's `output_weights`).
 _OUTPUT_WEIGHTS = {
@@ -25,8 +26,6 @@ _SKIPPED = ("embeddings.position_ids", "cls.predictions.decoder.weight")
 
 
 def _load_safetensors(path):
-    from safetensors import SafetensorError, safe_open
-
     try:
         with safe_open(str(path), framework="numpy") as file:
             return {name: file.get_tensor(name) for name in file.keys()}
@@ -43,7 +42,7 @@ def _load_safetensors(path):
 
 def _load_pytorch_bin(path):
     try:
-        import torch
+        import torch  # optional and heavy: only a pytorch_model.bin needs it
     except ImportError:
         raise ImportError(
             f"{path} is a PyTorch pickle; reading it needs torch (`pip install torch`). "

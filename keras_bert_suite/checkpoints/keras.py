@@ -12,11 +12,13 @@ Example:
 
 import json
 import pathlib
-import shutil
 import tempfile
 
 import h5py
 import keras
+
+from keras_bert_suite.utils import atomic_directory
+from keras_bert_suite.version import __version__
 
 METADATA_FILE = "kbs_metadata.json"
 CONFIG_FILE = "backbone_config.json"
@@ -32,8 +34,6 @@ def _write_json(path, data):
 
 def save_preset(path, backbone, tokenizer):
     """Writes `backbone` (+ `tokenizer`'s vocabulary and casing) as a preset folder."""
-    from keras_bert_suite import __version__
-
     if tokenizer is None:
         raise ValueError(
             "save_to_preset needs the tokenizer whose vocabulary goes with these weights: "
@@ -48,9 +48,7 @@ def save_preset(path, backbone, tokenizer):
     target = pathlib.Path(path)
     if target.exists() and not (target / METADATA_FILE).is_file():
         raise FileExistsError(f"{target} exists and is not a keras_bert_suite preset; choose another path.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_directory(target) as staging:
         _write_json(staging / METADATA_FILE, {
             "format": "keras_bert_suite", "format_version": FORMAT_VERSION,
             "class": type(backbone).__name__, "keras_bert_suite_version": __version__,
@@ -62,24 +60,6 @@ def save_preset(path, backbone, tokenizer):
         _write_json(staging / TOKENIZER_CONFIG_FILE, {
             "lowercase": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
         })
-        _replace_folder(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _replace_folder(staging, target):
-    """Renames `staging` onto `target`; an older `target` is set aside until that succeeds."""
-    if not target.exists():
-        staging.rename(target)
-        return
-    previous = staging.with_name(f"{staging.name}.previous")
-    target.rename(previous)
-    try:
-        staging.rename(target)
-    except OSError:
-        previous.rename(target)
-        raise
-    shutil.rmtree(previous)
 
 
 def _first_line(error):

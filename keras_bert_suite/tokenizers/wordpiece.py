@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bert_suite.presets import resolve_preset
 from keras_bert_suite.tokenizers.flat_ops import row_ids
 from keras_bert_suite.tokenizers.normalization import BasicTokenizer
 from keras_bert_suite.tokenizers.vocabulary_file import load_vocabulary
@@ -107,8 +108,6 @@ class WordPieceTokenizer(keras.layers.Layer):
     @classmethod
     def from_preset(cls, preset, **kwargs):
         """The tokenizer of a preset (name, URL or folder); `kwargs` override its casing."""
-        from keras_bert_suite.presets import resolve_preset
-
         resolved = resolve_preset(preset)
         options = {"lowercase": resolved.lowercase, **kwargs}
         return cls(vocabulary=str(resolved.vocabulary_file), **options)

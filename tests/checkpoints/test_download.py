@@ -139,7 +139,7 @@ def test_download_extracts_into_the_cache_and_second_call_uses_no_network(server
     assert download_preset(url, name="tiny.zip", progress=False) == folder
     assert fetch_archive(url, name="tiny.zip", progress=False) == cache / "downloads" / "tiny.zip"
     assert server.requests == ["/tiny.zip"]
-    assert not list((cache / "downloads").glob("*.partial"))
+    assert [p.name for p in (cache / "downloads").iterdir()] == ["tiny.zip"]  # no temporary file left
     assert not [p.name for p in (cache / "extracted").iterdir() if p.name.startswith(".")]
 
 

@@ -9,7 +9,6 @@ pieces to match rather than all becoming [UNK].
 
 import importlib.resources
 import json
-import sys
 import types
 import unicodedata
 
@@ -19,7 +18,8 @@ import pytest
 import tensorflow as tf
 import tokenizers as hf_tokenizers
 
-from keras_bert_suite.tokenizers import WordPieceTokenizer
+from keras_bert_suite.presets import DEFAULT_PRESET
+from keras_bert_suite.tokenizers import WordPieceTokenizer, wordpiece
 from keras_bert_suite.tokenizers.normalization import BasicTokenizer
 from tests.tokenizers.corpus import build_corpus
 from tests.tokenizers.google_reference import GoogleFullTokenizer
@@ -465,9 +465,7 @@ def test_from_preset_reads_the_resolved_vocabulary(monkeypatch, tmp_path):
     vocab_file = tmp_path / "vocab.txt"
     vocab_file.write_text("\n".join(SPECIALS + ["hello", "Hello"]) + "\n", encoding="utf-8")
     resolved = types.SimpleNamespace(vocabulary_file=vocab_file, lowercase=False)
-    fake_presets = types.ModuleType("keras_bert_suite.presets")
-    fake_presets.resolve_preset = {"tiny_cased": resolved}.__getitem__
-    monkeypatch.setitem(sys.modules, "keras_bert_suite.presets", fake_presets)
+    monkeypatch.setattr(wordpiece, "resolve_preset", {"tiny_cased": resolved}.__getitem__)
     cased = WordPieceTokenizer.from_preset("tiny_cased")
     assert cased("Hello hello").numpy().tolist() == [6, 5]
     lowered = WordPieceTokenizer.from_preset("tiny_cased", lowercase=True)
@@ -475,8 +473,6 @@ def test_from_preset_reads_the_resolved_vocabulary(monkeypatch, tmp_path):
 
 
 def test_from_preset_of_the_installed_default():
-    from keras_bert_suite.presets import DEFAULT_PRESET
-
     tokenizer = WordPieceTokenizer.from_preset(DEFAULT_PRESET)
     assert tokenizer.lowercase is True
     assert tokenizer("Hello, World!").numpy().tolist() == [7592, 1010, 2088, 999]
