@@ -17,9 +17,11 @@ import json
 import pathlib
 import sys
 
+from keras_bert_suite.presets import DEFAULT_PRESET, get_preset_info, list_presets
 from keras_bert_suite.recipes import features, glue, ner, squad, swag
 from keras_bert_suite.recipes.common import formatter
 from keras_bert_suite.recipes.errors import DataFileError
+from keras_bert_suite.recipes.squad_eval import evaluate_file
 from keras_bert_suite.utils import atomic_write_text
 
 RECIPES = {"classify": glue, "squad": squad, "ner": ner, "swag": swag, "extract-features": features}
@@ -28,8 +30,6 @@ USER_ERRORS = (DataFileError, ValueError, FileNotFoundError)
 
 def squad_eval(args):
     """Prints (or writes to --out-file) the official SQuAD evaluation JSON."""
-    from keras_bert_suite.recipes.squad_eval import evaluate_file
-
     results = evaluate_file(args.data_file, args.prediction_file, args.na_prob_file)
     text = json.dumps(results) if "exact_match" in results else json.dumps(results, indent=2)
     if args.out_file is not None:
@@ -41,8 +41,6 @@ def squad_eval(args):
 
 def presets_table(args):
     """Prints every registered preset with its casing, size and download."""
-    from keras_bert_suite.presets import DEFAULT_PRESET, get_preset_info, list_presets
-
     header = ("name", "casing", "layers", "hidden", "heads", "parameters", "download")
     rows = []
     for name in list_presets():

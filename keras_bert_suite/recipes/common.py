@@ -1,21 +1,21 @@
-"""What every recipe shares: the common command-line flags and the training report.
+"""What every recipe shares: the common command-line flags, the task model, the training report.
 
 The flags keep the names of the original scripts (`--max-seq-length`, `--do-train`,
-...). `training_callbacks(output_dir)` gives Keras progress plus TensorBoard logs in
+...). `build_task_model` and `load_task_model` give the recipe's model from those flags.
+`training_callbacks(output_dir)` gives Keras progress plus TensorBoard logs in
 `output_dir/logs` and, when training ends, `training_curves.png` and `history.json`.
 
 Example:
     >>> parser = argparse.ArgumentParser()
     >>> add_common_arguments(parser, learning_rate=2e-5)
     >>> args = parser.parse_args(["--output-dir", "out", "--do-train"])
+    >>> model = build_task_model(BertClassifier, args, num_classes=2)
     >>> callbacks = training_callbacks(args.output_dir)   # pass to model.fit(...)
 """
 
 import argparse
 import json
-import os
 import pathlib
-import tempfile
 
 import keras
 
@@ -66,11 +66,8 @@ def formatter():
 
 def save_model(model, path):
     """`model.save` into a temporary `.keras` file beside `path`, then renamed onto it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as staging:
-        staged = pathlib.Path(staging) / path.name
-        model.save(staged)
-        os.replace(staged, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def load_trained_model(path, model_class, wanted="", suits=lambda model: True):
@@ -83,6 +80,42 @@ def load_trained_model(path, model_class, wanted="", suits=lambda model: True):
     if not isinstance(model, model_class) or model.preprocessor is None or not suits(model):
         kind = f"a {model_class.__name__} with a tokenizer {wanted}".rstrip()
         raise ValueError(f"{path} is not {kind}; pass another --output-dir or retrain with --do-train.")
+    return model
+
+
+def build_task_model(task_class, args, **from_preset_kwargs):
+    """A fresh `task_class` on `--preset`, seeded with `--seed`, compiled with `recipe_optimizer`.
+
+    Sequences are cut at `--max-seq-length` unless `from_preset_kwargs` sets `sequence_length`;
+    the other kwargs go to `from_preset` as they are (e.g. `num_classes`, a `preprocessor`).
+
+    Example:
+        >>> model = build_task_model(BertMultipleChoice, args, num_choices=4)
+    """
+    keras.utils.set_random_seed(args.seed)
+    model = task_class.from_preset(args.preset, **{"sequence_length": args.max_seq_length, **from_preset_kwargs})
+    model.compile(optimizer=recipe_optimizer(args))
+    return model
+
+
+def load_task_model(task_class, args, build=None, wanted="", suits=lambda model: True, doing="scoring"):
+    """The trained `task_class` in `--output-dir`'s `model.keras`, cutting at `--max-seq-length`.
+
+    Without that file, `build()` gives the model, announced as "No out/model.keras: scoring
+    the preset ... as it is." (`doing` names what the recipe does with it); with `build`
+    None, `load_trained_model` raises for the missing file. `wanted` and `suits` are
+    `load_trained_model`'s.
+
+    Example:
+        >>> model = load_task_model(BertMultipleChoice, args, lambda: build_task_model(
+        ...     BertMultipleChoice, args, num_choices=4), "and 4 choices", lambda m: m.num_choices == 4)
+    """
+    path = args.output_dir / MODEL_FILE
+    if build is not None and not path.is_file():
+        print(f"No {path}: {doing} the preset {args.preset} as it is.")
+        return build()
+    model = load_trained_model(path, task_class, wanted, suits)
+    model.preprocessor.sequence_length = args.max_seq_length
     return model
 
 
@@ -122,7 +155,7 @@ class TrainingReport(keras.callbacks.Callback):
 
     def plot(self, path):
         """One panel per quantity: per-step curve, with per-epoch values (train and val) marked."""
-        import matplotlib
+        import matplotlib  # heavy; only this end-of-training plot needs it, with Agg set before pyplot
 
         matplotlib.use("Agg")
         from matplotlib import pyplot

@@ -23,7 +23,11 @@ import re
 import keras
 import numpy as np
 
+from keras_bert_suite.models.backbone import BertBackbone
+from keras_bert_suite.preprocessing.classifier import BertClassifierPreprocessor
+from keras_bert_suite.presets import DEFAULT_PRESET
 from keras_bert_suite.recipes.errors import DataFileError
+from keras_bert_suite.tokenizers import WordPieceTokenizer
 from keras_bert_suite.utils import atomic_path
 
 PAIR_PATTERN = re.compile(r"^(.*) \|\|\| (.*)$")
@@ -114,10 +118,6 @@ def feature_record(line_index, tokens, hidden_states, layers, positions):
 def extract_features(input_file, output_file, preset, layers=(-1, -2, -3, -4), max_seq_length=128,
                      batch_size=8, verbose=True):
     """Writes `output_file` (JSON Lines, atomically) and returns the number of lines written."""
-    from keras_bert_suite.models.backbone import BertBackbone
-    from keras_bert_suite.preprocessing.classifier import BertClassifierPreprocessor
-    from keras_bert_suite.tokenizers import WordPieceTokenizer
-
     if batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, found {batch_size}.")
     examples = read_input_lines(input_file)
@@ -152,8 +152,6 @@ _NEGATIVE_NUMBER_LIST = re.compile(r"^-\d+(,-?\d+)*$|^-\d*\.\d+$")
 
 def add_arguments(parser):
     """Adds the `kbs extract-features` flags (names and defaults of `extract_features.py`)."""
-    from keras_bert_suite.presets import DEFAULT_PRESET
-
     parser._negative_number_matcher = _NEGATIVE_NUMBER_LIST
     parser.add_argument("--input-file", required=True, type=pathlib.Path,
                         help="text file, one 'text_a' or 'text_a ||| text_b' per line")

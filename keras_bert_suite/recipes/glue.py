@@ -21,15 +21,16 @@ import dataclasses
 import json
 import pathlib
 
-import keras
 import numpy as np
 
+from keras_bert_suite.models.classifier import BertClassifier
+from keras_bert_suite.postprocessing.probabilities import softmax
 from keras_bert_suite.recipes import classification_metrics
 from keras_bert_suite.recipes.common import (
     MODEL_FILE,
     add_common_arguments,
-    load_trained_model,
-    recipe_optimizer,
+    build_task_model,
+    load_task_model,
     save_model,
     training_callbacks,
 )
@@ -144,31 +145,16 @@ def label_ids(examples, labels):
 
 def load_model(args, labels):
     """`output_dir/model.keras` if present, else a fresh classifier on the preset."""
-    from keras_bert_suite.models.classifier import BertClassifier
-
     num_classes = 1 if labels is None else len(labels)
-    path = args.output_dir / MODEL_FILE
-    if not path.is_file():
-        print(f"No {path}: scoring the preset {args.preset} as it is.")
-        return build_model(args, labels)
-    model = load_trained_model(path, BertClassifier, f"and {num_classes} outputs for the classes {labels}",
-                               lambda model: model.num_classes == num_classes)
-    model.preprocessor.sequence_length = args.max_seq_length
-    return model
+    return load_task_model(BertClassifier, args, lambda: build_model(args, labels),
+                           f"and {num_classes} outputs for the classes {labels}",
+                           lambda model: model.num_classes == num_classes)
 
 
 def build_model(args, labels):
     """A `BertClassifier` on the preset, compiled with BERT's optimizer at `--learning-rate`."""
-    from keras_bert_suite.models.classifier import BertClassifier
-
-    keras.utils.set_random_seed(args.seed)
-    model = BertClassifier.from_preset(
-        args.preset, sequence_length=args.max_seq_length,
-        num_classes=1 if labels is None else len(labels),
-        problem_type="regression" if labels is None else "single_label",
-    )
-    model.compile(optimizer=recipe_optimizer(args))
-    return model
+    return build_task_model(BertClassifier, args, num_classes=1 if labels is None else len(labels),
+                            problem_type="regression" if labels is None else "single_label")
 
 
 # === Scores and files ===
@@ -178,13 +164,6 @@ def predict_in_one_pass(model, example_lists, batch_size):
     everything = [example for examples in example_lists for example in examples]
     outputs = model.predict(model_inputs(everything), batch_size=batch_size)
     return np.split(outputs, np.cumsum([len(examples) for examples in example_lists])[:-1])
-
-
-def softmax(logits):
-    """Class probabilities (float32) from logits, row by row."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return (exponentials / exponentials.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def per_example_loss(outputs, gold, labels):

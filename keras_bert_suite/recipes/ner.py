@@ -18,15 +18,14 @@ Example:
 
 import pathlib
 
-import keras
-
+from keras_bert_suite.models.token_classifier import BertTokenClassifier
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
     MODEL_FILE,
     add_common_arguments,
+    build_task_model,
     check_sequence_length,
-    load_trained_model,
-    recipe_optimizer,
+    load_task_model,
     save_model,
     training_callbacks,
 )
@@ -86,26 +85,17 @@ def words_and_tags(sentences):
 
 def build_model(args, labels):
     """A `BertTokenClassifier` over `labels`, compiled with BERT's optimizer at `--learning-rate`."""
-    from keras_bert_suite.models.token_classifier import BertTokenClassifier
-
-    keras.utils.set_random_seed(args.seed)
-    model = BertTokenClassifier.from_preset(args.preset, sequence_length=args.max_seq_length,
-                                            num_classes=len(labels), labels=labels)
-    model.compile(optimizer=recipe_optimizer(args))
-    return model
+    return build_task_model(BertTokenClassifier, args, num_classes=len(labels), labels=labels)
 
 
 def load_model(args):
     """The tagger saved in `output_dir/model.keras`, cutting sentences at `--max-seq-length`."""
-    from keras_bert_suite.models.token_classifier import BertTokenClassifier
-
     path = args.output_dir / MODEL_FILE
     if not path.is_file():
         raise ValueError(f"No {path} to tag with: pass --do-train (with --train-file), or the --output-dir of a "
                          "trained tagger.")
-    model = load_trained_model(path, BertTokenClassifier, "and tag names", lambda model: model.labels is not None)
-    model.preprocessor.sequence_length = args.max_seq_length
-    return model
+    return load_task_model(BertTokenClassifier, args, wanted="and tag names",
+                           suits=lambda model: model.labels is not None)
 
 
 def tag_ids(tags, labels):

@@ -16,12 +16,12 @@ Example:
 
 from typing import NamedTuple
 
+from keras_bert_suite.preprocessing.token_classifier import OUTSIDE
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.errors import iter_json_lines
 from keras_bert_suite.utils import atomic_path
 
 DOCUMENT_START = "-DOCSTART-"
-OUTSIDE = "O"
 PREFIXES = ("B", "I", "E", "S")
 
 

@@ -17,7 +17,7 @@ Example:
 import dataclasses
 from typing import NamedTuple
 
-from keras_bert_suite.recipes.ner_data import OUTSIDE
+from keras_bert_suite.preprocessing.token_classifier import OUTSIDE
 from keras_bert_suite.recipes.ner_data import split_tag
 
 

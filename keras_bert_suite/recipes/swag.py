@@ -17,16 +17,16 @@ Example:
 
 import pathlib
 
-import keras
 import numpy as np
 
+from keras_bert_suite.models.multiple_choice import BertMultipleChoice
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
     MODEL_FILE,
     add_common_arguments,
+    build_task_model,
     check_sequence_length,
-    load_trained_model,
-    recipe_optimizer,
+    load_task_model,
     save_model,
     training_callbacks,
 )
@@ -77,26 +77,13 @@ def gold_labels(examples):
 
 def build_model(args):
     """A `BertMultipleChoice` over four choices, compiled with BERT's optimizer at `--learning-rate`."""
-    from keras_bert_suite.models.multiple_choice import BertMultipleChoice
-
-    keras.utils.set_random_seed(args.seed)
-    model = BertMultipleChoice.from_preset(args.preset, sequence_length=args.max_seq_length, num_choices=NUM_CHOICES)
-    model.compile(optimizer=recipe_optimizer(args))
-    return model
+    return build_task_model(BertMultipleChoice, args, num_choices=NUM_CHOICES)
 
 
 def load_model(args):
     """`output_dir/model.keras` if present, else a fresh model on the preset (untrained head)."""
-    from keras_bert_suite.models.multiple_choice import BertMultipleChoice
-
-    path = args.output_dir / MODEL_FILE
-    if not path.is_file():
-        print(f"No {path}: scoring the preset {args.preset} as it is.")
-        return build_model(args)
-    model = load_trained_model(path, BertMultipleChoice, f"and {NUM_CHOICES} choices",
-                               lambda model: model.num_choices == NUM_CHOICES)
-    model.preprocessor.sequence_length = args.max_seq_length
-    return model
+    return load_task_model(BertMultipleChoice, args, lambda: build_model(args), f"and {NUM_CHOICES} choices",
+                           lambda model: model.num_choices == NUM_CHOICES)
 
 
 # === Scores and files ===
