@@ -72,56 +72,7 @@ class BertMaskedLM(BertTask):
 
         Returns a list (one per text) of lists (one per `[MASK]`, left to right) of
         `{"token", "token_id", "score"}` dicts, best first; `score` is the softmax
-        probability over the whole vocabulary.
+        probability over the whole vocabulary. A text without a `[MASK]`, or with one past
+        `sequence_length`, raises a ValueError.
         """
-        if self.preprocessor is None:
-            raise ValueError("fill_mask needs a preprocessor (tokenizer); build the model with one.")
-        if not (isinstance(top_k, int) and top_k >= 1):
-            raise ValueError(f"top_k must be a positive int, found {top_k!r}.")
-        tokenizer = self.preprocessor.tokenizer
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts:
-            return []
-        rows = []
-        for index, text in enumerate(texts):
-            parts = text.split(MASK_TEXT)
-            if len(parts) < 2:
-                raise ValueError(
-                    f"Text {index} has no {MASK_TEXT} to fill: {text!r}. Write {MASK_TEXT} where "
-                    "a token should be predicted."
-                )
-            pieces = tokenizer(tf.constant(parts)).to_list()
-            ids = list(pieces[0])
-            for piece in pieces[1:]:
-                ids += [tokenizer.mask_token_id] + list(piece)
-            rows.append(ids)
-        packed = self.preprocessor.pack(tf.ragged.constant(rows, dtype=tf.int32))
-        token_ids = packed["token_ids"].numpy()
-        positions = [np.flatnonzero(row == tokenizer.mask_token_id) for row in token_ids]
-        for index, (text, found) in enumerate(zip(texts, positions)):
-            expected = text.count(MASK_TEXT)
-            if len(found) < expected:
-                raise ValueError(
-                    f"Text {index}: {expected - len(found)} of its {expected} {MASK_TEXT} fall beyond "
-                    f"sequence_length {self.preprocessor.sequence_length}; shorten the text or use a "
-                    "longer sequence_length."
-                )
-        width = max(len(p) for p in positions)
-        mask_positions = np.zeros((len(rows), width), np.int32)
-        for row, found in enumerate(positions):
-            mask_positions[row, : len(found)] = found
-        inputs = {k: v.numpy() for k, v in packed.items()}
-        logits = keras.ops.convert_to_numpy(self.predict_on_batch(dict(inputs, mask_positions=mask_positions)))
-        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-        results = []
-        for row, found in enumerate(positions):
-            per_mask = []
-            for slot in range(len(found)):
-                best = np.argsort(-logits[row, slot], kind="stable")[:top_k]  # logits: no softmax ties
-                per_mask.append([
-                    {"token": tokenizer.id_to_token(int(i)), "token_id": int(i),
-                     "score": float(probabilities[row, slot, i])}
-                    for i in best
-                ])
-            results.append(per_mask)
-        return results
+        return self.postprocessor.fill_mask(texts, top_k=top_k)

@@ -3,8 +3,9 @@
 The head is google-research/bert's `run_squad.py` head: one dense layer on every token's
 final hidden state gives a start and an end logit; the loss is the mean of the start and
 end cross-entropies over the sequence positions. Long contexts are cut into overlapping
-windows in Python (`BertQuestionAnswererPreprocessor.make_features`), so `predict`
-returns one row of logits per window; `answer` turns them back into text.
+windows (`BertQuestionAnswererPreprocessor`, TensorFlow ops), so `predict` returns one row
+of logits per window; `answer` turns them back into text with the same span rule as
+`kbs squad` and the exported SavedModel (`keras_bert_suite.postprocessing`).
 
 Example:
     >>> model = BertQuestionAnswerer.from_preset("minilm_l6_h384_uncased")
@@ -19,10 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.checkpoints.names import output_layer_variables
-from keras_bert_suite.models.task import DEFAULT_BATCH_SIZE, BertTask
+from keras_bert_suite.models.task import BertTask
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES, BertQuestionAnswererPreprocessor
-from keras_bert_suite.recipes.squad_decode import decode_predictions
 
 
 def _as_pair(x):
@@ -35,6 +35,10 @@ def _as_pair(x):
     questions, contexts = x
     if isinstance(questions, str) and isinstance(contexts, str):
         return [questions], [contexts]
+    if len(questions) != len(contexts):
+        raise ValueError(
+            f"got {len(questions)} questions but {len(contexts)} contexts; pass one context per question"
+        )
     return questions, contexts
 
 
@@ -63,19 +67,9 @@ def _collect_dataset(dataset):
     return questions, contexts, answers
 
 
-def _keep_answerable(features, logits):
-    """Logits with every position that can never be part of an answer (question, special
-    tokens, padding) set to -1e9; `[CLS]` keeps its logit for the no-answer score.
-
-    `run_squad.py` takes the top starts and ends over all positions, so in a short context
-    padding can fill them and leave no valid span. Masking first only adds candidates: each
-    span the original considers is still among the top ones.
-    """
-    masked = np.full_like(logits, -1e9)
-    for row, feature in enumerate(features):
-        positions = [0, *feature.token_to_orig_map]
-        masked[row, positions] = logits[row, positions]
-    return masked
+def _is_labelled(y):
+    """True for answers already in the preprocessor's form (`{"answer_chars", "answer_texts"}`)."""
+    return isinstance(y, dict) and set(y) == {"answer_chars", "answer_texts"}
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
@@ -85,14 +79,19 @@ class BertQuestionAnswerer(BertTask):
     `fit(x, y)` takes `x = (questions, contexts)` and `y = (answer_starts, answer_texts)`,
     character offsets into each context and the answer texts; a question without an answer
     (SQuAD 2.0) has start -1 (or None) and text "" (or None). `y` may instead be a list of
-    `{"text", "answer_start"}` dicts (None for no answer). A `tf.data.Dataset` yielding
+    `{"text", "answer_start"}` dicts (None for no answer), or the preprocessor's own form
+    (`BertQuestionAnswererPreprocessor.labelled`). A `tf.data.Dataset` yielding
     `((questions, contexts), (answer_starts, answer_texts))`, batched or not, is read into
-    memory first: windowing runs in Python. With `preprocessor=None` the model takes packed
-    inputs and `{"start_logits": start_positions, "end_logits": end_positions}` targets.
+    memory first (answers are checked against their contexts in Python). With
+    `preprocessor=None` the model takes packed inputs and `{"start_logits":
+    start_positions, "end_logits": end_positions}` targets.
     """
 
     preprocessor_class = BertQuestionAnswererPreprocessor
     default_learning_rate = 3e-5
+    # Windows are made once, in memory: `fit` needs their number for the schedule, and
+    # nothing about them changes between epochs.
+    materialize_limit = None
 
     def __init__(self, backbone, preprocessor=None, compile=True, **kwargs):
         # === Layers ===
@@ -126,45 +125,37 @@ class BertQuestionAnswerer(BertTask):
         return output_layer_variables(self.span_dense, "cls/squad/")
 
     # === Data ===
-    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=False):
+    def make_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, materialize=True):
         """Windows of raw `(questions, contexts)` (and answers) as a batched `tf.data.Dataset`.
 
-        Windows are always made in memory (Python, as the original), so `materialize` has no
-        effect here.
-
         With answers it yields `(inputs, {"start_logits": start_positions, "end_logits":
-        end_positions}[, sample_weight])`, one row per window (an example's weight is repeated
-        on each of its windows); without, inputs only. Packed (non-string) inputs, in memory or
-        in a dataset, return None and go to Keras as they are.
+        end_positions}[, sample_weight])`, one row per window (a question's weight is repeated
+        on each of its windows); without, inputs only. Windows are always made once, in memory
+        (`materialize=False` is refused); `shuffle` reshuffles the windows every epoch. Packed
+        (non-string) inputs, in memory or in a dataset, return None and go to Keras as they are.
         """
+        if not materialize:
+            raise ValueError("BertQuestionAnswerer makes its windows once, in memory; materialize must be True.")
         if isinstance(x, tf.data.Dataset):
             holds_text = any(spec.dtype == tf.string for spec in tf.nest.flatten(x.element_spec))
             if self.preprocessor is None or not holds_text:
                 return None
             x_questions, x_contexts, y = _collect_dataset(x)
             x = (x_questions, x_contexts)
-        elif not is_string_input(x):
-            return None
-        self._check_packed(x)
-        questions, contexts = _as_pair(x)
-        _, features = self.preprocessor.make_features(questions, contexts, y, is_training=y is not None)
-        arrays = self.preprocessor.arrays(features)
-        inputs = {name: arrays[name] for name in ("token_ids", "segment_ids", "padding_mask")}
-        parts = (inputs,)
-        if y is not None:
-            parts += ({"start_logits": arrays["start_positions"], "end_logits": arrays["end_positions"]},)
-            if sample_weight is not None:
-                weights = np.asarray(sample_weight, dtype="float32")
-                if weights.shape != (len(questions),):
-                    raise ValueError(
-                        f"sample_weight needs one weight per question ({len(questions)}); found shape "
-                        f"{weights.shape}."
-                    )
-                parts += (weights[[feature.example_index for feature in features]],)
-        dataset = tf.data.Dataset.from_tensor_slices(parts if len(parts) > 1 else inputs)
-        if shuffle:
-            dataset = dataset.shuffle(len(features), reshuffle_each_iteration=True)
-        return dataset.batch(batch_size or DEFAULT_BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+        elif self.preprocessor is None or not is_string_input(x):
+            return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
+        x = _as_pair(x)
+        self.preprocessor.check_questions_fit(x[0])
+        if y is not None and not _is_labelled(y):
+            x, y = self.preprocessor.labelled(*x, y)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype="float32")
+            if sample_weight.shape != (len(x[0]),):
+                raise ValueError(
+                    f"sample_weight needs one weight per question ({len(x[0])}); found shape "
+                    f"{sample_weight.shape}."
+                )
+        return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
 
     def fit(self, x=None, y=None, **kwargs):
         """`BertTask.fit`; raw questions and contexts need answers `y` (see the class docstring)."""
@@ -193,47 +184,13 @@ class BertQuestionAnswerer(BertTask):
         Returns:
             Per question, a list of up to `top_k` dicts `{"text", "score", "start", "end"}`:
             `context[start:end] == text`, and `score` is the probability among the n-best
-            candidates (chosen among context tokens only, see `_keep_answerable`). When the no-answer wins, the first dict is `{"text": "", "start": 0,
+            candidates. When the no-answer wins, the first dict is `{"text": "", "start": 0,
             "end": 0, ...}`. For a single question, the list of that question alone.
         """
-        if self.preprocessor is None:
-            raise ValueError(
-                "answer() needs a preprocessor (tokenizer and windowing); build the model with "
-                "preprocessor=BertQuestionAnswererPreprocessor(...) or from_preset()."
-            )
-        single = isinstance(questions, str) and isinstance(contexts, str)
-        if single:
-            questions, contexts = [questions], [contexts]
-        examples, features = self.preprocessor.make_features(questions, contexts)
-        if not examples:
-            return []
-        version_2 = null_score_diff_threshold is not None
-        if features:
-            arrays = self.preprocessor.arrays(features)
-            logits = self.predict(arrays, batch_size=batch_size, verbose=0)
-            start_logits = _keep_answerable(features, logits["start_logits"])
-            end_logits = _keep_answerable(features, logits["end_logits"])
-        else:
-            start_logits = end_logits = np.zeros((0, self.preprocessor.sequence_length), "float32")
-        decoded = decode_predictions(
-            examples, features, start_logits, end_logits, n_best_size=n_best_size,
-            max_answer_length=max_answer_length, version_2_with_negative=version_2,
-            null_score_diff_threshold=null_score_diff_threshold or 0.0,
-            do_lower_case=self.preprocessor.tokenizer.lowercase,
+        return self.postprocessor.answer(
+            questions, contexts, top_k=top_k, null_score_diff_threshold=null_score_diff_threshold,
+            max_answer_length=max_answer_length, n_best_size=n_best_size, batch_size=batch_size,
         )
-        results = []
-        for example in examples:
-            nbest = decoded.nbest[example.qas_id]
-            spans = [entry for entry in nbest if entry["text"] and entry["end"] > entry["start"]]
-            if version_2 and decoded.predictions[example.qas_id] == "":
-                null = next(entry for entry in nbest if entry["text"] == "")
-                spans = [dict(null, text="", start=0, end=0)] + spans
-            results.append([
-                {"text": entry["text"], "score": float(entry["probability"]),
-                 "start": int(entry["start"]), "end": int(entry["end"])}
-                for entry in spans[:top_k]
-            ])
-        return results[0] if single else results
 
     # === Presets ===
     @classmethod

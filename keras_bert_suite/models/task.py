@@ -11,6 +11,7 @@ Example:
     >>> model.predict(["great"])                        # logits [1, 2]
 """
 
+import inspect
 import math
 import warnings
 
@@ -28,9 +29,33 @@ DEFAULT_BATCH_SIZE = 32
 # stream through `tf.data`, where the start-up cost does not matter.
 MATERIALIZE_LIMIT = 4096
 
-# Span, token and masked-LM heads read `sequence_output` only, so the pooler gets no
-# gradient; Keras warns about that on every fit. The pooler is kept (a checkpoint holds it).
-warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
+# Post-processing registered per task class by `keras_bert_suite.postprocessing`, which sits
+# to the right of models in the pipe and so cannot be imported from here.
+_POSTPROCESSORS = {}
+
+
+def register_postprocessor(task_class):
+    """Class decorator: the decorated post-processor serves `task_class` and its subclasses.
+
+    Example:
+        >>> @register_postprocessor(BertClassifier)
+        ... class ClassifierPostprocessor(TaskPostprocessor): ...
+    """
+    def register(postprocessor_class):
+        _POSTPROCESSORS[task_class] = postprocessor_class
+        return postprocessor_class
+
+    return register
+
+
+def served_tasks():
+    """Names of the task classes with a post-processor (and so a serving function), as registered."""
+    return [cls.__name__ for cls in _POSTPROCESSORS]
+
+
+def _serving_options(postprocessor_class):
+    """The keyword options a post-processor's `serving_function` takes."""
+    return list(inspect.signature(postprocessor_class.serving_function).parameters)[1:]
 
 
 class BertTask(keras.Model):
@@ -38,6 +63,8 @@ class BertTask(keras.Model):
 
     default_learning_rate = 5e-5
     preprocessor_class = None
+    # In-memory inputs up to this many examples are preprocessed once (None: always).
+    materialize_limit = MATERIALIZE_LIMIT
 
     def _init_task(self, backbone, preprocessor, compile):
         """Call at the end of a subclass `__init__` (after the functional graph is built)."""
@@ -46,6 +73,40 @@ class BertTask(keras.Model):
         self._schedule_owned_by_fit = False
         if compile:
             self.compile()
+
+    # === Post-processing and serving ===
+    @property
+    def postprocessor(self):
+        """This task's post-processing (answers, word tags, top-k tokens, probabilities)."""
+        for cls in type(self).__mro__:
+            if cls in _POSTPROCESSORS:
+                return _POSTPROCESSORS[cls](self)
+        served = ", ".join(served_tasks())
+        raise TypeError(
+            f"{type(self).__name__} has no post-processing or serving function; these tasks have "
+            f"one: {served}. Save it with model.save('model.keras')."
+        )
+
+    def serving_function(self, **options):
+        """`(input_signature, fn)`: `fn` takes raw string tensors (keyword arguments named by
+        `input_signature`) and returns this task's post-processed outputs as a dict of
+        tensors; `export_saved_model` serves it. `options` are the task's serving options
+        (e.g. `top_k` for `BertMaskedLM`)."""
+        postprocessor = self.postprocessor
+        accepted = _serving_options(type(postprocessor))
+        for name, value in options.items():
+            if name not in accepted:
+                owners = [task.__name__ for task, other in _POSTPROCESSORS.items() if name in _serving_options(other)]
+                raise ValueError(
+                    f"{name}={value!r} is for {', '.join(sorted(owners)) or 'no task'} only; "
+                    f"{type(self).__name__} takes {', '.join(accepted) or 'no serving option'}."
+                )
+        if self.preprocessor is None:
+            raise ValueError(
+                f"This {type(self).__name__} has no preprocessor, so it cannot take raw strings. Build it "
+                "with from_preset(...) or pass preprocessor=... to its constructor."
+            )
+        return postprocessor.serving_function(**options)
 
     # === Compilation ===
     def default_metrics(self):
@@ -138,13 +199,14 @@ class BertTask(keras.Model):
                 self.check_labels(y)
             parts = tuple(part for part in (x, y, sample_weight) if part is not None)
             dataset = tf.data.Dataset.from_tensor_slices(parts)
-            materialize = materialize and int(dataset.cardinality()) <= MATERIALIZE_LIMIT
-            if shuffle:
+            limit = self.materialize_limit
+            materialize = materialize and (limit is None or int(dataset.cardinality()) <= limit)
+            if shuffle and not materialize:
                 dataset = dataset.shuffle(int(dataset.cardinality()), reshuffle_each_iteration=True)
             dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
         preprocess = self._traced_preprocessor()
         if materialize and not isinstance(x, tf.data.Dataset):
-            return _preprocessed_now(dataset, preprocess, batch_size or DEFAULT_BATCH_SIZE)
+            return _preprocessed_now(dataset, preprocess, batch_size or DEFAULT_BATCH_SIZE, shuffle)
         return dataset.map(
             lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE
         ).prefetch(tf.data.AUTOTUNE)
@@ -196,12 +258,16 @@ class BertTask(keras.Model):
                 validation_data = self.make_dataset(validation_x, validation_y, validation_weight, batch_size,
                                                     materialize=True)
         self._resolve_schedule(dataset, x, epochs, steps_per_epoch, batch_size)
-        if dataset is None:
-            return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
-                               validation_data=validation_data, shuffle=shuffle,
+        with warnings.catch_warnings():
+            # Span, token and masked-LM heads read `sequence_output` only, so the pooler (kept:
+            # checkpoints hold it) gets no gradient; Keras would warn about it on every fit.
+            warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
+            if dataset is None:
+                return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
+                                   validation_data=validation_data, shuffle=shuffle,
+                                   steps_per_epoch=steps_per_epoch, **kwargs)
+            return super().fit(dataset, epochs=epochs, validation_data=validation_data, shuffle=False,
                                steps_per_epoch=steps_per_epoch, **kwargs)
-        return super().fit(dataset, epochs=epochs, validation_data=validation_data, shuffle=False,
-                           steps_per_epoch=steps_per_epoch, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         """Keras `evaluate` that also takes raw text."""
@@ -279,14 +345,18 @@ class BertTask(keras.Model):
         assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))
 
 
-def _preprocessed_now(batches, preprocess, batch_size):
-    """Runs `preprocess` eagerly on each batch of raw text; the outputs, in the same batches,
-    as an in-memory dataset (its iterator starts in milliseconds)."""
+def _preprocessed_now(batches, preprocess, batch_size, shuffle=False):
+    """Runs `preprocess` eagerly on each batch of raw text; the output rows, batched (and
+    reshuffled every epoch with `shuffle`), as an in-memory dataset (its iterator starts in
+    milliseconds). A batch may give more rows than texts (question-answering windows)."""
     # One concrete function for every batch size, the trace tf.data would use.
     concrete = preprocess.get_concrete_function(*batches.element_spec)
     outputs = [keras.tree.map_structure(np.asarray, concrete(*batch)) for batch in batches]
     rows = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
-    return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+    dataset = tf.data.Dataset.from_tensor_slices(rows)
+    if shuffle:
+        dataset = dataset.shuffle(len(keras.tree.flatten(rows)[0]), reshuffle_each_iteration=True)
+    return dataset.batch(batch_size)
 
 
 class _TracedPreprocessor:

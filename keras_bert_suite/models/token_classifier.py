@@ -21,7 +21,6 @@ import tensorflow as tf
 from keras_bert_suite.models.task import BertTask
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.token_classifier import (
-    OUTSIDE,
     BertTokenClassifierPreprocessor,
     as_label_batch,
     as_word_batch,
@@ -117,29 +116,7 @@ class BertTokenClassifier(BertTask):
         word gets the prediction at its first piece; a word cut off by the sequence
         length (or with no pieces at all) gets "O" when `labels` holds "O", else class 0.
         """
-        if self.preprocessor is None:
-            raise ValueError(
-                "tag() needs raw words, so the model needs a preprocessor: build it with "
-                "preprocessor=BertTokenClassifierPreprocessor(...) or from_preset(...)."
-            )
-        single = isinstance(inputs, str) or (
-            is_split_into_words and isinstance(inputs, (list, tuple))
-            and all(isinstance(word, str) for word in inputs)
-        )
-        words = as_word_batch([inputs] if single and is_split_into_words else inputs)
-        logits = self.predict(words, batch_size=batch_size, verbose=0)
-        positions = self.preprocessor.first_piece_positions(words).to_tensor(default_value=-1).numpy()
-        predicted = np.take_along_axis(np.argmax(logits, axis=-1), np.maximum(positions, 0), axis=1)
-        predicted = np.where(positions >= 0, predicted, self._fallback_class())
-        counts = words.row_lengths().numpy()
-        tags = [self._names(row[:count]) for row, count in zip(predicted.tolist(), counts)]
-        return tags[0] if single else tags
-
-    def _fallback_class(self):
-        return self.labels.index(OUTSIDE) if self.labels and OUTSIDE in self.labels else 0
-
-    def _names(self, class_ids):
-        return [self.labels[i] for i in class_ids] if self.labels else class_ids
+        return self.postprocessor.tag(inputs, batch_size=batch_size, is_split_into_words=is_split_into_words)
 
     # === Config ===
     def get_config(self):

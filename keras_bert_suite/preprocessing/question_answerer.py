@@ -1,21 +1,16 @@
 """`BertQuestionAnswererPreprocessor`: questions + contexts -> SQuAD windows for BERT.
 
-A long context needs several overlapping windows (`[CLS] question [SEP] slice [SEP]`),
-so one question may become a variable number of model rows. As in google-research/bert's
-`run_squad.py`, that windowing runs in Python (`make_features`, using
-`recipes/squad_windows.py`); the WordPiece tokenization inside it is one batched call of
-the TensorFlow tokenizer layer. `call` packs only the first window of each pair, for
-`tf.data` pipelines where one row per question is enough. (The exported SavedModel builds
-every window in TensorFlow ops: `export/saved_model.py`.)
+A long context needs several overlapping windows (`[CLS] question [SEP] slice [SEP]`), so
+one question becomes a variable number of model rows. The windows, their max-context marks
+and their training targets are TensorFlow ops (`squad_windows.make_windows`), the same ones
+`fit`, `predict`, `answer`, `kbs squad` and the exported SavedModel run.
 
 Example:
     >>> preprocessor = BertQuestionAnswererPreprocessor.from_preset("minilm_l6_h384_uncased")
-    >>> examples, features = preprocessor.make_features(
-    ...     ["Who wrote it?"], ["It was written by Ada Lovelace."],
-    ...     answers=[{"text": "Ada Lovelace", "answer_start": 18}], is_training=True)
-    >>> arrays = preprocessor.arrays(features)
-    >>> arrays["token_ids"].shape, arrays["start_positions"]
-    ((1, 384), array([10], dtype=int32))
+    >>> x, y = preprocessor(*preprocessor.labelled(["Who wrote it?"], ["It was written by Ada Lovelace."],
+    ...                                           ([18], ["Ada Lovelace"])))
+    >>> x["token_ids"].shape, y["start_logits"].numpy()
+    (TensorShape([1, 384]), array([10], dtype=int32))
 """
 
 import keras
@@ -23,9 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_suite.preprocessing.base import BertPreprocessor, to_string_tensor
-from keras_bert_suite.preprocessing.segment_packer import pack_segments
-from keras_bert_suite.recipes.squad_data import make_examples
-from keras_bert_suite.recipes.squad_windows import features_to_arrays, make_features
+from keras_bert_suite.preprocessing.squad_examples import answer_word_chars, make_examples
+from keras_bert_suite.preprocessing.squad_windows import make_windows
 
 OUTPUT_NAMES = ("start_logits", "end_logits")
 
@@ -56,7 +50,7 @@ def _is_impossible_mark(start, text):
 
 
 def as_answer_dicts(answers, num_questions):
-    """Answers in `make_examples`' form: one `{"text", "answer_start"}` or None per question.
+    """Answers in `squad_examples.make_examples`' form: one `{"text", "answer_start"}` or None per question.
 
     Accepts that form itself, or a pair `(answer_starts, answer_texts)` of sequences where a
     question without an answer (SQuAD 2.0) has start `-1` or None and text `""` or None.
@@ -119,85 +113,62 @@ class BertQuestionAnswererPreprocessor(BertPreprocessor):
         self.doc_stride = doc_stride
         self.max_query_length = max_query_length
 
-    # === Python-side windowing (what fit/predict/answer use) ===
-    def _piece_table(self, texts):
-        """`{text: [(id, piece), ...]}` for distinct texts, from ONE tokenizer call."""
-        distinct = list(dict.fromkeys(texts))
-        if not distinct:
-            return {}
-        vocabulary = self.tokenizer.get_vocabulary()
-        rows = self.tokenizer(tf.constant(distinct, tf.string)).to_list()
-        return {text: [(token_id, vocabulary[token_id]) for token_id in row] for text, row in zip(distinct, rows)}
+    # === Windows ===
+    def check_questions_fit(self, questions):
+        """Raises a ValueError when a question (cut to `max_query_length` pieces) leaves no
+        room for context in `sequence_length`, as `run_squad.py` does."""
+        longest = int(tf.reduce_max(tf.concat(
+            [self.tokenizer(to_string_tensor(questions, "questions")).row_lengths(), [0]], 0)))
+        longest = min(longest, self.max_query_length)
+        if self.sequence_length - longest - 3 < 1:
+            raise ValueError(
+                f"sequence_length={self.sequence_length} leaves no room for context after a question of "
+                f"{longest} pieces and 3 special tokens; raise sequence_length or lower max_query_length "
+                f"(now {self.max_query_length})."
+            )
 
-    def make_features(self, questions, contexts, answers=None, is_training=False):
-        """Builds the SQuAD examples and their windows.
+    def windows(self, questions, contexts, answer_chars=None, answer_texts=None):
+        """`squad_windows.make_windows` with this preprocessor's tokenizer and settings."""
+        return make_windows(
+            self.tokenizer, to_string_tensor(questions, "questions"), to_string_tensor(contexts, "contexts"),
+            sequence_length=self.sequence_length, doc_stride=self.doc_stride,
+            max_query_length=self.max_query_length, answer_chars=answer_chars, answer_texts=answer_texts,
+        )
 
-        Args:
-            questions, contexts: lists (or arrays/tensors) of strings, one context per question.
-            answers: optional, see `as_answer_dicts`: one `{"text", "answer_start"}` (character
-                offset into the context) or None per question, or `(answer_starts, answer_texts)`
-                with -1/None and ""/None for a question without an answer.
-            is_training: also compute each window's `start_position`/`end_position` (both 0,
-                the `[CLS]` token, when the answer is not entirely inside the window).
+    def labelled(self, questions, contexts, answers):
+        """`(x, y)` for `call` from raw answers, checked: `x = (questions, contexts)` and
+        `y = {"answer_chars", "answer_texts"}` (see `squad_examples.answer_word_chars`).
 
-        Returns:
-            `(examples, features)`: `SquadExample`s and their `SquadFeature` windows in order.
+        `answers` is one `{"text", "answer_start"}` (or None) per question, or a pair
+        `(answer_starts, answer_texts)` with -1/None and ""/None for no answer.
         """
         questions = as_text_list(questions, "questions")
         contexts = as_text_list(contexts, "contexts")
-        if answers is not None:
-            answers = as_answer_dicts(answers, len(questions))
-        elif is_training:
-            raise ValueError("is_training=True needs answers: one per question (None for no answer).")
+        self.check_questions_fit(questions)
+        answers = as_answer_dicts(answers, len(questions))
         examples = make_examples(questions, contexts, answers)
-        texts = [word for example in examples for word in example.doc_tokens] + questions
-        texts += [answer["text"] for answer in answers or () if answer is not None]
-        table = self._piece_table(texts)
-        features = make_features(
-            examples, table.__getitem__,
-            cls_id=self.tokenizer.cls_token_id, sep_id=self.tokenizer.sep_token_id,
-            pad_id=self.tokenizer.pad_token_id, max_seq_length=self.sequence_length,
-            doc_stride=self.doc_stride, max_query_length=self.max_query_length, is_training=is_training,
-        )
-        return examples, features
+        texts = np.array([answer["text"] if answer else "" for answer in answers], dtype=object)
+        return (questions, contexts), {"answer_chars": answer_word_chars(examples), "answer_texts": texts}
 
-    def arrays(self, features):
-        """Model inputs as numpy arrays `[num_windows, sequence_length]`, plus
-        `start_positions`/`end_positions` `[num_windows]` for training windows."""
-        return features_to_arrays(features)
-
-    # === TensorFlow-side packing (one window per pair) ===
     def call(self, x, y=None, sample_weight=None):
-        """Packs `x = (questions, contexts)` into the FIRST window of each pair, in TF ops.
+        """Every window of `x = (questions, contexts)`, as packed inputs `[windows, sequence_length]`.
 
-        The question keeps at most `max_query_length` pieces and the context what then fits:
-        the same ids as the first window of `make_features`, but a longer context is cut, not
-        windowed. `y`, if given, must already be token positions in the packed sequence: a
-        pair `(start_positions, end_positions)` or a dict keyed by `start_logits`/`end_logits`.
+        With `y = {"answer_chars", "answer_texts"}` (from `labelled`), also the targets
+        `{"start_logits": start_positions, "end_logits": end_positions}`; a per-question
+        `sample_weight` is repeated on each of its windows.
         """
         if not (isinstance(x, (tuple, list)) and len(x) == 2):
             raise ValueError(
                 "BertQuestionAnswererPreprocessor takes x = (questions, contexts); found "
                 f"{type(x).__name__}."
             )
-        questions = to_string_tensor(x[0], "questions")
-        contexts = to_string_tensor(x[1], "contexts")
-        query = self.tokenizer(questions)
-        query = query[:, : self.max_query_length]
-        context = self.tokenizer(contexts)
-        context_room = self.sequence_length - 3 - query.row_lengths()
-        context = tf.ragged.boolean_mask(
-            context, tf.ragged.range(context.row_lengths()) < tf.expand_dims(context_room, 1)
-        )
-        tokenizer = self.tokenizer
-        ids, segments, mask = pack_segments(
-            query, context, self.sequence_length, tokenizer.cls_token_id, tokenizer.sep_token_id,
-            tokenizer.pad_token_id,
-        )
-        packed = {"token_ids": ids, "segment_ids": segments, "padding_mask": mask}
-        if isinstance(y, (tuple, list)):
-            y = dict(zip(OUTPUT_NAMES, y))
-        return keras.utils.pack_x_y_sample_weight(packed, y, sample_weight)
+        if y is None:
+            return self.windows(*x)["inputs"]
+        windows = self.windows(*x, y["answer_chars"], y["answer_texts"])
+        targets = dict(zip(OUTPUT_NAMES, (windows["start_positions"], windows["end_positions"])))
+        if sample_weight is not None:
+            sample_weight = tf.gather(sample_weight, windows["example"])
+        return keras.utils.pack_x_y_sample_weight(windows["inputs"], targets, sample_weight)
 
     # === Config ===
     def get_config(self):

@@ -20,29 +20,26 @@ import json
 import pathlib
 import warnings
 
-import keras
-import tensorflow as tf
 from tqdm import tqdm
 
-from keras_bert_suite.models.backbone import INPUT_NAMES
-from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES
+from keras_bert_suite.models.question_answerer import BertQuestionAnswerer
+from keras_bert_suite.preprocessing.question_answerer import BertQuestionAnswererPreprocessor
+from keras_bert_suite.preprocessing.squad_examples import answer_word_chars
 from keras_bert_suite.recipes.common import (
     MODEL_FILE,
     add_common_arguments,
+    build_task_model,
     check_sequence_length,
-    load_trained_model,
-    recipe_optimizer,
+    load_task_model,
     save_model,
     training_callbacks,
 )
 from keras_bert_suite.recipes.squad_data import read_squad_file
-from keras_bert_suite.recipes.squad_decode import decode_predictions, write_prediction_files
+from keras_bert_suite.recipes.squad_decode import squad_predictions, write_prediction_files
 from keras_bert_suite.recipes.squad_eval import evaluate_file
-from keras_bert_suite.recipes.squad_windows import features_to_arrays, make_windows
 from keras_bert_suite.utils import atomic_write_text
 
 EVAL_FILE = "eval_results.json"
-TOKENIZE_BATCH = 4096
 
 
 def add_arguments(parser):
@@ -92,42 +89,6 @@ def read_examples(path, flag, is_training, args):
     return dataset.examples
 
 
-def piece_table(tokenizer, texts):
-    """`{text: [(id, piece), ...]}` for every distinct text, tokenized in batches (with progress)."""
-    distinct = list(dict.fromkeys(texts))
-    vocabulary = tokenizer.get_vocabulary()
-    table = {}
-    with tqdm(total=len(distinct), desc="tokenizing", unit="text") as bar:
-        for start in range(0, len(distinct), TOKENIZE_BATCH):
-            chunk = distinct[start:start + TOKENIZE_BATCH]
-            rows = tokenizer(tf.constant(chunk, tf.string)).to_list()
-            table.update({text: [(i, vocabulary[i]) for i in row] for text, row in zip(chunk, rows)})
-            bar.update(len(chunk))
-    return table
-
-
-def make_features(examples, tokenizer, args, is_training):
-    """The packed windows of every example, as `run_squad.py`'s `convert_examples_to_features`.
-
-    Each context word is tokenized on its own (so each piece knows its word) with the
-    model's own tokenizer; training windows carry their answer positions.
-    """
-    texts = [word for example in examples for word in example.doc_tokens]
-    texts += [example.question for example in examples]
-    if is_training:
-        texts += [example.answers[0]["text"] for example in examples if not example.is_impossible]
-    table = piece_table(tokenizer, texts)
-    features = []
-    for index, example in enumerate(tqdm(examples, desc="windows", unit="question")):
-        features.extend(make_windows(
-            example, table.__getitem__, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
-            pad_id=tokenizer.pad_token_id, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-            max_query_length=args.max_query_length, is_training=is_training, example_index=index,
-        ))
-    print(f"{len(examples)} questions -> {len(features)} windows")
-    return features
-
-
 # === Model ===
 
 def build_model(args):
@@ -136,58 +97,45 @@ def build_model(args):
     Its preprocessor carries the window settings, so the saved model's `answer()` cuts
     contexts as the recipe did.
     """
-    from keras_bert_suite.models.question_answerer import BertQuestionAnswerer
-    from keras_bert_suite.preprocessing.question_answerer import BertQuestionAnswererPreprocessor
-
-    keras.utils.set_random_seed(args.seed)
     preprocessor = BertQuestionAnswererPreprocessor.from_preset(
         args.preset, sequence_length=args.max_seq_length, doc_stride=args.doc_stride,
         max_query_length=args.max_query_length,
     )
-    model = BertQuestionAnswerer.from_preset(args.preset, sequence_length=args.max_seq_length,
-                                             preprocessor=preprocessor)
-    model.compile(optimizer=recipe_optimizer(args))
-    return model
+    return build_task_model(BertQuestionAnswerer, args, preprocessor=preprocessor)
 
 
 def load_model(args):
-    """`output_dir/model.keras` if present, else a fresh question answerer on the preset."""
-    from keras_bert_suite.models.question_answerer import BertQuestionAnswerer
-
-    path = args.output_dir / MODEL_FILE
-    if not path.is_file():
-        print(f"No {path}: answering with the preset {args.preset} as it is.")
-        return build_model(args)
-    return load_trained_model(path, BertQuestionAnswerer)
-
-
-def model_inputs(arrays):
-    return {name: arrays[name] for name in INPUT_NAMES}
+    """`output_dir/model.keras` if present (windows cut by this run's flags), else a fresh
+    question answerer on the preset."""
+    model = load_task_model(BertQuestionAnswerer, args, lambda: build_model(args), doing="answering with")
+    model.preprocessor.doc_stride = args.doc_stride
+    model.preprocessor.max_query_length = args.max_query_length
+    return model
 
 
 # === Recipe ===
 
 def train(model, examples, args):
     """Fine-tunes on the windows of `examples` (start/end positions; `[CLS]` when not inside)."""
-    arrays = features_to_arrays(make_features(examples, model.preprocessor.tokenizer, args, is_training=True))
-    targets = dict(zip(OUTPUT_NAMES, (arrays["start_positions"], arrays["end_positions"])))
-    model.fit(model_inputs(arrays), targets, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
+    x = ([example.question for example in examples], [example.context for example in examples])
+    y = {"answer_chars": answer_word_chars(examples),
+         "answer_texts": [example.answers[0]["text"] if not example.is_impossible else "" for example in examples]}
+    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
               callbacks=training_callbacks(args.output_dir))
     save_model(model, args.output_dir / MODEL_FILE)
 
 
 def predict(model, examples, args):
     """Decodes every question and writes the prediction files; returns their paths by name."""
-    tokenizer = model.preprocessor.tokenizer
-    features = make_features(examples, tokenizer, args, is_training=False)
-    outputs = model.predict(model_inputs(features_to_arrays(features)),
-                            batch_size=args.eval_batch_size or args.batch_size)
-    decoded = decode_predictions(
-        examples, features, outputs["start_logits"], outputs["end_logits"], n_best_size=args.n_best_size,
-        max_answer_length=args.max_answer_length, version_2_with_negative=args.version_2_with_negative,
-        null_score_diff_threshold=args.null_score_diff_threshold, do_lower_case=tokenizer.lowercase,
-    )
-    paths = write_prediction_files(args.output_dir, *decoded)
+    with tqdm(total=len(examples), desc="answering", unit="question") as bar:
+        decoded = model.postprocessor.decode(
+            [example.question for example in examples], [example.context for example in examples],
+            n_best_size=args.n_best_size, max_answer_length=args.max_answer_length,
+            version_2_with_negative=args.version_2_with_negative,
+            null_score_diff_threshold=args.null_score_diff_threshold,
+            batch_size=args.eval_batch_size or args.batch_size, progress=bar.update,
+        )
+    paths = write_prediction_files(args.output_dir, *squad_predictions(examples, decoded))
     print(f"Wrote {', '.join(str(path) for path in paths)}")
     return {path.name: path for path in paths}
 

@@ -24,10 +24,7 @@ from keras_bert_suite import (
     WordPieceTokenizer,
 )
 from keras_bert_suite.export import export_saved_model
-from keras_bert_suite.export.saved_model import _is_max_context, _question_answerer_windows
-from keras_bert_suite.models.question_answerer import _keep_answerable
 from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor
-from keras_bert_suite.recipes.squad_decode import decode_predictions
 from tests.helpers.minilm import minilm_folder
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
@@ -177,62 +174,28 @@ QA_CONTEXTS = [
 ]
 
 
-def _best_unrestricted_score(features, logits, example_index, max_answer_length):
+def _windows(preprocessor, questions, contexts):
+    windows = preprocessor.windows(questions, contexts)
+    return {name: (value.numpy() if hasattr(value, "numpy") else value) for name, value in windows.items()
+            if name != "inputs"}, {name: value.numpy() for name, value in windows["inputs"].items()}
+
+
+def _best_unrestricted_score(windows, logits, example_index, max_answer_length):
     """The best start + end logit over the example's windows WITHOUT the max-context rule."""
     return max(
         logits["start_logits"][row, i] + logits["end_logits"][row, j]
-        for row, feature in enumerate(features) if feature.example_index == example_index
-        for i in feature.token_to_orig_map for j in feature.token_to_orig_map if 0 <= j - i < max_answer_length
+        for row in np.flatnonzero(windows["example"] == example_index)
+        for i in np.flatnonzero(windows["in_doc"][row]) for j in np.flatnonzero(windows["in_doc"][row])
+        if 0 <= j - i < max_answer_length
     )
 
 
-def _python_reference(model, questions, contexts, max_answer_length):
-    """What `answer` computes, with the logits kept: the windows, their logits and per
-    example the best span's (start + end logit, start char, end char), exhaustive (n-best
-    as large as a window, so no candidate is left out)."""
-    examples, features = model.preprocessor.make_features(questions, contexts)
-    arrays = model.preprocessor.arrays(features)
-    logits = model.predict(arrays, verbose=0)
-    decoded = decode_predictions(
-        examples, features, _keep_answerable(features, logits["start_logits"]),
-        _keep_answerable(features, logits["end_logits"]), n_best_size=model.preprocessor.sequence_length,
-        max_answer_length=max_answer_length,
-    )
-    best = [decoded.nbest[example.qas_id][0] for example in examples]
-    spans = [(entry["start_logit"] + entry["end_logit"], entry["start"], entry["end"]) for entry in best]
-    return features, arrays, logits, spans
-
-
-def _check_windows(preprocessor, questions, contexts):
-    """The served windows and max-context marks equal `make_features`' (an empty context
-    gets one empty window there, none in Python); returns the features."""
-    windows = _question_answerer_windows(preprocessor, tf.constant(questions), tf.constant(contexts))
-    _, features = preprocessor.make_features(questions, contexts)
-    counts = [sum(f.example_index == i for f in features) for i in range(len(questions))]
-    assert windows["num_windows"].numpy().tolist() == [max(count, 1) for count in counts]
-    served = np.isin(windows["example"].numpy(), [i for i, count in enumerate(counts) if count])
-    arrays = preprocessor.arrays(features)
-    for name, expected in windows["inputs"].items():
-        np.testing.assert_array_equal(expected.numpy()[served], arrays[name], err_msg=name)
-    tokenizer = preprocessor.tokenizer
-    for row in windows["inputs"]["token_ids"].numpy()[~served]:
-        assert row[row != tokenizer.pad_token_id][[0, -2, -1]].tolist() == [
-            tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.sep_token_id]
-    is_max = _is_max_context(windows, preprocessor.sequence_length, preprocessor.doc_stride).numpy()[served]
-    expected = np.zeros_like(is_max)
-    for row, feature in enumerate(features):
-        for position, value in feature.token_is_max_context.items():
-            expected[row, position] = value
-    np.testing.assert_array_equal(is_max, expected)
-    return features
-
-
-def test_question_answerer_windows_match_make_features():
-    features = _check_windows(_question_answerer().preprocessor, QA_QUESTIONS, QA_CONTEXTS)
-    counts = [sum(f.example_index == i for f in features) for i in range(len(QA_QUESTIONS))]
-    assert counts[1] > 5 and counts[2] == 0
-    marks = [value for f in features for value in f.token_is_max_context.values()]
-    assert 0 < sum(marks) < len(marks)  # Overlapping windows share pieces.
+def test_question_answerer_windows():
+    windows, _ = _windows(_question_answerer().preprocessor, QA_QUESTIONS, QA_CONTEXTS)
+    counts = windows["num_windows"].tolist()
+    assert counts[1] > 5 and counts[2] == 0  # an empty context has no window, as in run_squad.py
+    marks = windows["can_start"][windows["in_doc"]]
+    assert 0 < marks.sum() < marks.size  # Overlapping windows share pieces.
 
 
 def test_question_answerer_max_context_length_bonus():
@@ -242,40 +205,45 @@ def test_question_answerer_max_context_length_bonus():
     )
     # "who wrote it ?" leaves 121 pieces: windows [0, 121) and [111, 122). Piece 116 is 4
     # from the first window's end and 5 from the second's edges, 4 + 1.21 > 5 + 0.11.
-    features = _check_windows(preprocessor, ["Who wrote it?"], [" ".join(["swans"] * 122)])
-    assert [len(f.token_to_orig_map) for f in features] == [121, 11]
-    assert features[0].token_is_max_context[6 + 116] and not features[1].token_is_max_context[6 + 116 - 111]
+    windows, _ = _windows(preprocessor, ["Who wrote it?"], [" ".join(["swans"] * 122)])
+    assert windows["length"].tolist() == [121, 11] and windows["start"].tolist() == [0, 111]
+    assert windows["can_start"][0, 6 + 116] and not windows["can_start"][1, 6 + 116 - 111]
 
 
-def test_question_answerer_serves_best_span_over_all_windows(tmp_path):
+def test_question_answerer_serves_the_answer_of_answer(tmp_path):
+    """The SavedModel and `answer` run the same windows and span code: same best span."""
     model = _question_answerer()
-    features, arrays, logits, spans = _python_reference(model, QA_QUESTIONS, QA_CONTEXTS, max_answer_length=4)
+    windows, inputs = _windows(model.preprocessor, QA_QUESTIONS, QA_CONTEXTS)
+    logits = model.predict(inputs, verbose=0)
+    # n-best as large as a window: no candidate is left out, the best span is exhaustive.
+    decoded = model.postprocessor.decode(QA_QUESTIONS, QA_CONTEXTS, n_best_size=32, max_answer_length=4)
     answers = model.answer(QA_QUESTIONS, QA_CONTEXTS, top_k=1, max_answer_length=4, n_best_size=32)
-    export_saved_model(model, tmp_path / "squad", max_answer_length=4)
+    export_saved_model(model, tmp_path / "squad", max_answer_length=4, n_best_size=32)
 
     outputs = _serving(tmp_path / "squad")(question=tf.constant(QA_QUESTIONS), context=tf.constant(QA_CONTEXTS))
     assert sorted(outputs) == ["answer_end", "answer_start", "answer_text", "null_score", "score"]
     texts = [text.decode() for text in outputs["answer_text"].numpy()]
     for row in (0, 1, 3, 4):
-        score, start, end = spans[row]
-        np.testing.assert_allclose(float(outputs["score"][row]), score, atol=1e-4)
+        best = decoded[row].nbest[0]
+        np.testing.assert_allclose(float(outputs["score"][row]), best["start_logit"] + best["end_logit"], atol=1e-4)
         # The Python path finds the normalised answer text again inside the original words
         # (get_final_text); these answers start and end on piece boundaries, so the served
         # piece offsets are the same characters.
-        assert (int(outputs["answer_start"][row]), int(outputs["answer_end"][row])) == (start, end)
-        assert texts[row] == QA_CONTEXTS[row][start:end] == answers[row][0]["text"]
-        rows = [i for i, f in enumerate(features) if f.example_index == row]
+        assert (int(outputs["answer_start"][row]), int(outputs["answer_end"][row])) == (best["start"], best["end"])
+        assert texts[row] == QA_CONTEXTS[row][best["start"]:best["end"]] == answers[row][0]["text"]
+        rows = np.flatnonzero(windows["example"] == row)
         null = min(logits["start_logits"][i, 0] + logits["end_logits"][i, 0] for i in rows)
         np.testing.assert_allclose(float(outputs["null_score"][row]), null, atol=1e-4)
     # The long context's best span is beyond its first window ("ü" counts one character).
-    first_window = next(f for f in features if f.example_index == 1)
-    _, _, piece_ends = model.preprocessor.tokenizer.tokenize_with_offsets(QA_CONTEXTS[1])
-    assert int(outputs["answer_start"][1]) >= int(piece_ends[len(first_window.token_to_orig_map) - 1])
+    first_window_end = windows["char_ends"][1][windows["length"][np.flatnonzero(windows["example"] == 1)[0]] - 1]
+    assert int(outputs["answer_start"][1]) >= int(first_window_end)
     # The repeated context's best span obeys the max-context rule, which here costs score.
-    assert _best_unrestricted_score(features, logits, 4, max_answer_length=4) > spans[4][0] + 1e-3
-    # An empty context: one empty window, no span.
+    best = decoded[4].nbest[0]
+    assert _best_unrestricted_score(windows, logits, 4, max_answer_length=4) > (
+        best["start_logit"] + best["end_logit"] + 1e-3)
+    # An empty context: no window, no span, and nothing speaks against "no answer".
     assert (texts[2], int(outputs["answer_start"][2]), int(outputs["answer_end"][2])) == ("", 0, 0)
-    assert outputs["score"][2] == -np.inf and np.isfinite(outputs["null_score"][2])
+    assert outputs["score"][2] == -np.inf and outputs["null_score"][2] == np.inf
     assert answers[2] == []
 
 

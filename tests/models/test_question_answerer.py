@@ -47,43 +47,52 @@ def trained():
     return model, history
 
 
+def _packed(preprocessor, questions, contexts, answers):
+    """The windows' packed inputs and targets, as numpy arrays."""
+    x, y = preprocessor(*preprocessor.labelled(questions, contexts, answers))
+    return {k: v.numpy() for k, v in x.items()}, {k: v.numpy() for k, v in y.items()}
+
+
+def _pieces(preprocessor, token_ids):
+    vocabulary = preprocessor.tokenizer.get_vocabulary()
+    return [vocabulary[i] for i in token_ids if i != preprocessor.tokenizer.pad_token_id]
+
+
 def test_windows_and_training_targets():
     preprocessor = _preprocessor()
-    examples, features = preprocessor.make_features(QUESTIONS, CONTEXTS, (STARTS, ANSWERS), is_training=True)
-    assert len(examples) == len(features) == 4
-    assert features[0].tokens == [
+    x, y = _packed(preprocessor, QUESTIONS, CONTEXTS, (STARTS, ANSWERS))
+    assert len(x["token_ids"]) == 4
+    assert _pieces(preprocessor, x["token_ids"][0]) == [
         "[CLS]", "who", "wrote", "the", "book", "?", "[SEP]",
         "the", "book", "was", "written", "by", "ada", "love", "##lace", "in", "london", ".", "[SEP]",
     ]
-    assert [(f.start_position, f.end_position) for f in features] == [(12, 14), (11, 11), (11, 11), (12, 12)]
-    arrays = preprocessor.arrays(features)
-    assert arrays["token_ids"].shape == (4, 48) and arrays["token_ids"][0, :3].tolist() == [101, 2040, 2626]
-    assert arrays["padding_mask"][0].sum() == 19 and arrays["segment_ids"][0, 7:19].tolist() == [1] * 12
+    assert list(zip(y["start_logits"].tolist(), y["end_logits"].tolist())) == [(12, 14), (11, 11), (11, 11), (12, 12)]
+    assert x["token_ids"].shape == (4, 48) and x["token_ids"][0, :3].tolist() == [101, 2040, 2626]
+    assert x["padding_mask"][0].sum() == 19 and x["segment_ids"][0, 7:19].tolist() == [1] * 12
     # A question without an answer (-1 / "") trains towards [CLS] in every window.
-    _, impossible = preprocessor.make_features(QUESTIONS[:2], CONTEXTS[:2], ([-1, STARTS[1]], ["", ANSWERS[1]]),
-                                               is_training=True)
-    assert [(f.start_position, f.end_position) for f in impossible] == [(0, 0), (11, 11)]
+    _, impossible = _packed(preprocessor, QUESTIONS[:2], CONTEXTS[:2], ([-1, STARTS[1]], ["", ANSWERS[1]]))
+    assert list(zip(impossible["start_logits"].tolist(), impossible["end_logits"].tolist())) == [(0, 0), (11, 11)]
     # The same answers as dicts give the same targets.
-    _, from_dicts = preprocessor.make_features(
-        QUESTIONS, CONTEXTS, [{"text": a, "answer_start": s} for a, s in zip(ANSWERS, STARTS)], is_training=True)
-    assert [f.start_position for f in from_dicts] == [f.start_position for f in features]
+    _, from_dicts = _packed(preprocessor, QUESTIONS, CONTEXTS,
+                            [{"text": a, "answer_start": s} for a, s in zip(ANSWERS, STARTS)])
+    assert from_dicts["start_logits"].tolist() == y["start_logits"].tolist()
 
 
-def test_long_context_windows_and_in_graph_first_window():
+def test_long_context_windows_in_eager_and_in_tf_data():
     preprocessor = _preprocessor()
     start = LONG_CONTEXT.index("Ada Lovelace")
-    _, features = preprocessor.make_features(["Who wrote it?"], [LONG_CONTEXT], ([start], ["Ada Lovelace"]),
-                                             is_training=True)
-    assert len(features) > 1
-    inside = [f for f in features if f.start_position]
-    assert inside and all(f.tokens[f.start_position:f.end_position + 1] == ["ada", "love", "##lace"] for f in inside)
-    assert features[0].start_position == 0  # the answer is not in the first window
-    # `call` packs the first window in TF ops, usable in tf.data.
+    x, y = _packed(preprocessor, ["Who wrote it?"], [LONG_CONTEXT], ([start], ["Ada Lovelace"]))
+    assert len(x["token_ids"]) > 1
+    inside = [row for row, position in enumerate(y["start_logits"]) if position]
+    assert inside and all(
+        _pieces(preprocessor, x["token_ids"][row][y["start_logits"][row]:y["end_logits"][row] + 1])
+        == ["ada", "love", "##lace"] for row in inside)
+    assert y["start_logits"][0] == 0  # the answer is not in the first window
+    # `call` makes every window in TF ops, also inside a tf.data map.
     dataset = tf.data.Dataset.from_tensor_slices((["Who wrote it?"], [LONG_CONTEXT])).batch(1)
     packed = next(iter(dataset.map(lambda q, c: preprocessor((q, c)))))
-    np.testing.assert_array_equal(packed["token_ids"][0].numpy(), features[0].token_ids)
-    np.testing.assert_array_equal(packed["segment_ids"][0].numpy(), features[0].segment_ids)
-    np.testing.assert_array_equal(packed["padding_mask"][0].numpy(), features[0].padding_mask)
+    for name in ("token_ids", "segment_ids", "padding_mask"):
+        np.testing.assert_array_equal(packed[name].numpy(), x[name])
 
 
 def test_fit_lowers_the_loss_and_answer_returns_the_gold_spans(trained):
@@ -105,11 +114,12 @@ def test_fit_lowers_the_loss_and_answer_returns_the_gold_spans(trained):
 
 def test_predict_returns_logits_per_window(trained):
     model, _ = trained
-    _, features = model.preprocessor.make_features(["Who wrote it?"] + QUESTIONS[:1], [LONG_CONTEXT] + CONTEXTS[:1])
+    windows = model.preprocessor.windows(["Who wrote it?"] + QUESTIONS[:1], [LONG_CONTEXT] + CONTEXTS[:1])
     output = model.predict((["Who wrote it?"] + QUESTIONS[:1], [LONG_CONTEXT] + CONTEXTS[:1]), verbose=0)
     assert sorted(output) == ["end_logits", "start_logits"]
+    assert windows["num_windows"].numpy()[0] > 1
     for logits in output.values():
-        assert logits.shape == (len(features), 48) and logits.dtype == np.float32
+        assert logits.shape == (int(tf.reduce_sum(windows["num_windows"])), 48) and logits.dtype == np.float32
     answers = model.answer("Who wrote it?", LONG_CONTEXT, top_k=2)
     for entry in answers:
         assert LONG_CONTEXT[entry["start"]:entry["end"]] == entry["text"]
@@ -136,9 +146,8 @@ def test_null_answer_wins_only_with_a_threshold():
         ["It", "It is", "It is Ada", "It is Ada.", "is", "is Ada", "is Ada.", "Ada", "Ada.", "."])
     assert all(context[entry["start"]:entry["end"]] == entry["text"] for entry in spans)
     assert sum(entry["score"] for entry in spans) == pytest.approx(1.0)
-    _, features = model.preprocessor.make_features([question], [context])
-    arrays = model.preprocessor.arrays(features)
-    length = len(features[0].tokens)
+    arrays = {k: v.numpy() for k, v in model.preprocessor.windows([question], [context])["inputs"].items()}
+    length = int(arrays["padding_mask"][0].sum())
     hidden = np.asarray(model.backbone.predict(arrays, verbose=0)["sequence_output"][0], "float64")
     # Solve for a head that scores [CLS] +20, the other tokens -20 and padding -40 (starts and ends).
     target = np.full((16, 2), -40.0)
@@ -185,17 +194,16 @@ def test_real_squad_targets_point_at_the_gold_answers():
     examples = read_squad_file(shared(SQUAD_DEV), is_training=True).examples[:8]
     preprocessor = _preprocessor(sequence_length=64, doc_stride=24, max_query_length=24)
     tokenizer = preprocessor.tokenizer
-    _, features = preprocessor.make_features(
-        [e.question for e in examples], [e.context for e in examples], [e.answers[0] for e in examples],
-        is_training=True,
-    )
+    x, y = _packed(preprocessor, [e.question for e in examples], [e.context for e in examples],
+                   [e.answers[0] for e in examples])
+    windows = preprocessor.windows([e.question for e in examples], [e.context for e in examples])
     found = {}
-    for feature in features:
-        if feature.start_position:
-            ids = feature.token_ids[feature.start_position:feature.end_position + 1]
-            found.setdefault(feature.example_index, set()).add(tokenizer.detokenize(ids).numpy().decode())
+    for row, example_index in enumerate(windows["example"].numpy()):
+        if y["start_logits"][row]:
+            ids = x["token_ids"][row][y["start_logits"][row]:y["end_logits"][row] + 1]
+            found.setdefault(int(example_index), set()).add(tokenizer.detokenize(ids).numpy().decode())
     assert sorted(found) == list(range(8))  # every answer is inside some window
-    assert len(features) > 8 and any(f.start_position == 0 for f in features)
+    assert len(x["token_ids"]) > 8 and any(position == 0 for position in y["start_logits"])
     for index, example in enumerate(examples):
         gold = example.answers[0]["text"]
         if gold == "gold":  # part of the word '"golden': the original keeps the whole word's pieces
