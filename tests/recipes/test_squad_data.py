@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from keras_bert_suite.preprocessing.squad_examples import make_examples, split_context
 from keras_bert_suite.recipes.errors import DataFileError
-from keras_bert_suite.recipes.squad_data import make_examples, read_squad_file, split_context
+from keras_bert_suite.recipes.squad_data import read_squad_file
 from tests.helpers.shared_data import shared
 
 
