@@ -22,7 +22,6 @@ from keras_bert_suite.preprocessing import (
     BertClassifierPreprocessor,
     BertMaskedLMPreprocessor,
     BertMultipleChoicePreprocessor,
-    BertPreprocessor,
     BertPreTrainingPreprocessor,
     BertQuestionAnswererPreprocessor,
     BertTokenClassifierPreprocessor,

@@ -9,8 +9,11 @@ Example:
 import keras
 from keras import ops
 
+from keras_bert_suite.checkpoints.keras import save_preset
+from keras_bert_suite.checkpoints.loading import load_backbone_weights
 from keras_bert_suite.config import BertConfig
 from keras_bert_suite.layers import SUPPORTED_ACTIVATIONS, BertEmbeddings, BertEncoderBlock
+from keras_bert_suite.presets import resolve_preset
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -137,9 +140,6 @@ class BertBackbone(keras.Model):
         `kwargs` override architecture-independent arguments, e.g.
         `output_hidden_states=True`, `dropout=0.0` or `dtype="mixed_float16"`.
         """
-        from keras_bert_suite.checkpoints.loading import load_backbone_weights
-        from keras_bert_suite.presets import resolve_preset
-
         resolved = resolve_preset(preset)
         backbone = cls(**{**resolved.config.backbone_kwargs(), **kwargs})
         if load_weights:
@@ -148,6 +148,4 @@ class BertBackbone(keras.Model):
 
     def save_to_preset(self, path, tokenizer=None):
         """Writes a preset folder (config, `.weights.h5`, vocabulary, metadata) at `path`."""
-        from keras_bert_suite.checkpoints.keras import save_preset
-
         save_preset(path, self, tokenizer=tokenizer)

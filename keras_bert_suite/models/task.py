@@ -19,7 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
+from keras_bert_suite.checkpoints.names import assign_weights
+from keras_bert_suite.models.backbone import BertBackbone
 from keras_bert_suite.preprocessing.base import is_string_input
+from keras_bert_suite.presets import resolve_preset
 from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps
 
 DEFAULT_BATCH_SIZE = 32
@@ -308,8 +312,6 @@ class BertTask(keras.Model):
     @classmethod
     def from_preset(cls, preset, load_weights=True, sequence_length=128, preprocessor="auto", **kwargs):
         """The task model on the backbone (and head weights, when the checkpoint has them) of `preset`."""
-        from keras_bert_suite.models.backbone import BertBackbone
-
         backbone_kwargs = {k: kwargs.pop(k) for k in ("dropout", "attention_dropout", "dtype") if k in kwargs}
         backbone = BertBackbone.from_preset(preset, load_weights=load_weights, **backbone_kwargs)
         if preprocessor == "auto":
@@ -325,10 +327,6 @@ class BertTask(keras.Model):
 
     def load_head_weights(self, preset):
         """Loads this task's head from the preset's checkpoint; warns where it has none."""
-        from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
-        from keras_bert_suite.checkpoints.names import assign_weights
-        from keras_bert_suite.presets import resolve_preset
-
         variables = self.head_checkpoint_variables()
         if not variables:
             return

@@ -220,6 +220,11 @@ def decode_answers(contexts, windows, candidates, null, vocabulary, *, n_best_si
     logits 0 (SQuAD 2.0) or answers "empty" (1.1), as the original does; a question
     without a window (an empty context) predicts "" with null odds `inf` in SQuAD 2.0.
     """
+    if len(contexts) != int(candidates["window"].nrows()):
+        raise ValueError(
+            f"got {len(contexts)} contexts for windows of {int(candidates['window'].nrows())} questions; pass "
+            "the contexts the windows were made from, in order."
+        )
     token_ids = np.asarray(windows["inputs"]["token_ids"])
     columns = {name: candidates[name].to_list() for name in CANDIDATE_KEYS}
     nulls = {name: np.asarray(value).tolist() for name, value in null.items()}

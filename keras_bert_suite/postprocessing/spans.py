@@ -44,6 +44,12 @@ def span_candidates(windows, start_logits, end_logits, *, n_best_size=20, max_an
     start_logits = tf.cast(start_logits, tf.float64)
     end_logits = tf.cast(end_logits, tf.float64)
     in_doc, can_start = windows["in_doc"], windows["can_start"]
+    for name, logits in (("start_logits", start_logits), ("end_logits", end_logits)):
+        if logits.shape.is_fully_defined() and in_doc.shape.is_fully_defined() and logits.shape != in_doc.shape:
+            raise ValueError(
+                f"{name} has shape {logits.shape.as_list()} but the windows are {in_doc.shape.as_list()} "
+                "[windows, sequence_length]; pass the model's outputs for exactly these windows, in order."
+            )
     k = min(n_best_size, start_logits.shape[1] or n_best_size)
     best_starts = tf.math.top_k(tf.where(in_doc, start_logits, -float("inf")), k=k)  # ties: lower index first
     best_ends = tf.math.top_k(tf.where(in_doc, end_logits, -float("inf")), k=k)

@@ -1,4 +1,4 @@
-"""`BertPreprocessor`: the shared base of every task's preprocessor.
+"""`TaskPreprocessor`: the shared base of every task's preprocessor.
 
 A preprocessor is a Keras layer of TensorFlow string ops: it turns a batch of raw
 text (and labels) into the packed tensors a task model trains on, and runs inside
@@ -12,6 +12,9 @@ Example:
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_bert_suite.preprocessing.segment_packer import pack_segments
+from keras_bert_suite.tokenizers import WordPieceTokenizer
 
 
 def to_string_tensor(texts, what="text"):
@@ -41,7 +44,7 @@ def is_string_input(x):
     return False
 
 
-class BertPreprocessor(keras.layers.Layer):
+class TaskPreprocessor(keras.layers.Layer):
     """Holds a `WordPieceTokenizer` and a `sequence_length`; subclasses implement `call`."""
 
     def __init__(self, tokenizer, sequence_length=128, **kwargs):
@@ -57,8 +60,6 @@ class BertPreprocessor(keras.layers.Layer):
 
     def pack(self, first, second=None):
         """Packs ragged token ids into the backbone's input dict."""
-        from keras_bert_suite.preprocessing.segment_packer import pack_segments
-
         tokenizer = self.tokenizer
         ids, segments, mask = pack_segments(
             first, second, self.sequence_length, tokenizer.cls_token_id, tokenizer.sep_token_id,
@@ -84,6 +85,4 @@ class BertPreprocessor(keras.layers.Layer):
     @classmethod
     def from_preset(cls, preset, sequence_length=128, **kwargs):
         """This preprocessor with the tokenizer (vocabulary, casing) of `preset`."""
-        from keras_bert_suite.tokenizers import WordPieceTokenizer
-
         return cls(WordPieceTokenizer.from_preset(preset), sequence_length=sequence_length, **kwargs)

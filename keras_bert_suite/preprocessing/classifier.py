@@ -10,11 +10,11 @@ Example:
 import keras
 import tensorflow as tf
 
-from keras_bert_suite.preprocessing.base import BertPreprocessor, to_string_tensor
+from keras_bert_suite.preprocessing.base import TaskPreprocessor, to_string_tensor
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
-class BertClassifierPreprocessor(BertPreprocessor):
+class BertClassifierPreprocessor(TaskPreprocessor):
     """`x` is a batch of texts, or a pair `(texts_a, texts_b)` of equal-length batches."""
 
     def call(self, x, y=None, sample_weight=None):

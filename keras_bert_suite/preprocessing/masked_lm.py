@@ -21,7 +21,7 @@ import random
 import keras
 import tensorflow as tf
 
-from keras_bert_suite.preprocessing.base import BertPreprocessor, to_string_tensor
+from keras_bert_suite.preprocessing.base import TaskPreprocessor, to_string_tensor
 
 
 def count_to_mask(padding_mask, candidates, rate, cap):
@@ -48,7 +48,7 @@ def choose_positions(candidates, count, cap, generator):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
-class BertMaskedLMPreprocessor(BertPreprocessor):
+class BertMaskedLMPreprocessor(TaskPreprocessor):
     """`x` = texts or pairs `(texts_a, texts_b)`; returns `(x, mask_ids, mask_weights)`.
 
     `x` holds the backbone inputs (masked `token_ids`) plus `mask_positions`

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_suite.preprocessing.base import BertPreprocessor, to_string_tensor
+from keras_bert_suite.preprocessing.base import TaskPreprocessor, to_string_tensor
 
 
 def check_choice_rows(choices, num_choices):
@@ -41,7 +41,7 @@ def check_choice_rows(choices, num_choices):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
-class BertMultipleChoicePreprocessor(BertPreprocessor):
+class BertMultipleChoicePreprocessor(TaskPreprocessor):
     """`x = (contexts, choices)`: contexts `[batch]`, choices `[batch, num_choices]` strings.
 
     Returns `token_ids`, `segment_ids`, `padding_mask` of shape

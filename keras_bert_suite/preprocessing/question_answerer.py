@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_suite.preprocessing.base import BertPreprocessor, to_string_tensor
+from keras_bert_suite.preprocessing.base import TaskPreprocessor, to_string_tensor
 from keras_bert_suite.preprocessing.squad_examples import answer_word_chars, make_examples
 from keras_bert_suite.preprocessing.squad_windows import make_windows
 
@@ -93,7 +93,7 @@ def as_answer_dicts(answers, num_questions):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
-class BertQuestionAnswererPreprocessor(BertPreprocessor):
+class BertQuestionAnswererPreprocessor(TaskPreprocessor):
     """Packs `(questions, contexts)` into SQuAD windows (see the module docstring).
 
     Args:

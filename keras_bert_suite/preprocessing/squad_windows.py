@@ -129,7 +129,8 @@ def _answer_pieces(tokenizer, windows, answer_chars, answer_texts):
     answer = tokenizer(answer_texts)
     answer_length = answer.row_lengths()
     width = tf.maximum(end - start + 1, 0)
-    offset = tf.range(tf.reduce_max(tf.concat([width, [0]], 0)), dtype=tf.int64)[tf.newaxis, :, tf.newaxis]
+    # At least one offset, so a batch without answers still has a (never matching) column.
+    offset = tf.range(tf.reduce_max(tf.concat([width, [1]], 0)), dtype=tf.int64)[tf.newaxis, :, tf.newaxis]
     j = tf.range(tf.reduce_max(tf.concat([answer_length, [0]], 0)), dtype=tf.int64)[tf.newaxis, tf.newaxis]
     doc = windows["pieces"].to_tensor(default_value=-1)
     index = start[:, tf.newaxis, tf.newaxis] + offset + j  # [b, offset, j]

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_suite.preprocessing.base import BertPreprocessor
+from keras_bert_suite.preprocessing.base import TaskPreprocessor
 
 # The tag of a word outside every entity (IOB/IOB2); a word cut off by the sequence length gets it.
 OUTSIDE = "O"
@@ -126,7 +126,7 @@ def align_words(pieces, budget):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
-class BertTokenClassifierPreprocessor(BertPreprocessor):
+class BertTokenClassifierPreprocessor(TaskPreprocessor):
     """`x` = word lists (`[batch, words]`) or raw texts; `y` = one label id per word.
 
     Returns `x` (the backbone's inputs) alone, or `(x, y, sample_weight)` with `y`

@@ -137,7 +137,7 @@ def test_bad_input_errors(tagger):
     packed_only = BertTokenClassifier(tiny_backbone(), 4)
     with pytest.raises(ValueError, match="preprocessor=None.*not raw strings"):
         packed_only.predict(WORDS)
-    with pytest.raises(ValueError, match="tag\\(\\) needs raw words"):
+    with pytest.raises(ValueError, match="tag\\(\\) needs a preprocessor"):
         packed_only.tag("Johanson lives")
     uncompiled = BertTokenClassifier(tiny_backbone(), 4, preprocessor=_preprocessor(), compile=False)
     with pytest.raises(RuntimeError, match="compile=False"):

@@ -286,13 +286,14 @@ def test_character_offsets_follow_the_context_whitespace(words):
 
 
 def test_logits_that_do_not_match_the_windows_are_rejected(words):
-    # The former decode_predictions named the mismatch in a ValueError; span_candidates has
-    # no such check, but TensorFlow still refuses the shapes rather than decoding garbage.
     examples, windows, start, end = setup(words, ["q"], ["a b"])
-    with pytest.raises(tf.errors.InvalidArgumentError):
+    with pytest.raises(ValueError, match=r"start_logits has shape \[2, 16\] but the windows are \[1, 16\]"):
         span_candidates(windows, np.zeros((2, 16)), np.zeros((2, 16)))
-    with pytest.raises(tf.errors.InvalidArgumentError):
+    with pytest.raises(ValueError, match=r"end_logits has shape \[1, 8\] but the windows are \[1, 16\]"):
         span_candidates(windows, start, end[:, :8])
+    with pytest.raises(ValueError, match="got 2 contexts for windows of 1 questions"):
+        decode_answers([examples[0].context] * 2, windows, *span_candidates(windows, start, end),
+                       words.get_vocabulary())
     decoded = decode_answers([examples[0].context], windows, *span_candidates(windows, start, end),
                              words.get_vocabulary())
     with pytest.raises(ValueError, match="got 1 decoded answers for 2 examples"):

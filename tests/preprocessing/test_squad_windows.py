@@ -167,16 +167,13 @@ def test_training_positions_inside_and_outside_each_window(tokenizer):
 
 
 def test_impossible_question_trains_on_cls_in_every_window(tokenizer):
-    # Beside an answerable question (alone it hits the package bug marked below).
+    # Beside an answerable question.
     result = windows_of(tokenizer, ["qq?", "q"], [CONTEXT, "ab cd"], [None, {"text": "cd", "answer_start": 3}],
                         **WINDOW_OPTIONS)
     assert result["example"].tolist() == [0, 0, 0, 0, 1]
     assert list(zip(result["start_positions"].tolist(), result["end_positions"].tolist())) == [(0, 0)] * 4 + [(4, 4)]
 
 
-@pytest.mark.xfail(strict=True, raises=tf.errors.InvalidArgumentError, reason=(
-    "package bug: squad_windows._answer_pieces takes tf.argmax over an empty axis when no "
-    "question of the batch has an answer (every answer_chars row is -1)"))
 def test_batch_of_impossible_questions_only_trains_on_cls(tokenizer):
     result = windows(tokenizer, [None])
     assert list(zip(result["start_positions"].tolist(), result["end_positions"].tolist())) == [(0, 0)] * 4
