@@ -18,7 +18,8 @@ import re
 import string
 import warnings
 
-from keras_bert_suite.recipes.squad_data import SquadExample, load_json
+from keras_bert_suite.preprocessing.squad_examples import SquadExample
+from keras_bert_suite.recipes.squad_data import load_json
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
