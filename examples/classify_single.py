@@ -1,16 +1,20 @@
 """Fine-tune a sentiment classifier (SST-2 sentences) on the embedded MiniLM checkpoint.
 
-Splits the GLUE SST-2 dev sentences in `../shared/data/sst2/dev.tsv` into a training part
-(`--max-examples` sentences) and a held-out part (the next `--eval-examples`), fine-tunes a
+Splits the GLUE SST-2 dev sentences in `sst2/dev.tsv` of `--data-dir` (by default the
+bundled sample in `examples/data`: the first 600 of the 872, all that the defaults use;
+origin and licence in `examples/data/SOURCES`) into a training part (`--max-examples`
+sentences) and a held-out part (the next `--eval-examples`), fine-tunes a
 `BertClassifier` on raw strings (AdamW, warmup, linear decay), reports held-out accuracy
-and classifies a few new sentences. `--dataset demo` uses the bundled template dataset
-instead (no shared data needed). `--export-dir` also writes a SavedModel serving strings.
+and classifies a few new sentences. `--dataset demo` uses the package's template dataset
+instead. `--export-dir` also writes a SavedModel serving strings.
 
 Takes about 3 minutes on 2 CPU cores with the defaults (400 sentences, 2 epochs, length 64).
 
 Run:
-    python examples/classify_single.py
-    python examples/classify_single.py --max-examples 16 --epochs 1   # a smoke test
+    python examples/classify_single.py                  # the bundled sample
+    python examples/classify_single.py --data-dir DIR   # DIR/sst2/dev.tsv: the full GLUE SST-2 dev
+    # a smoke test:
+    python examples/classify_single.py --max-examples 16 --eval-examples 16 --epochs 1 --sequence-length 32
 """
 
 import argparse
@@ -29,7 +33,7 @@ import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite.recipes.demo_data import write_demo_dataset  # noqa: E402
 from keras_bert_suite.recipes.glue_data import read_glue  # noqa: E402
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BUNDLED_DATA = pathlib.Path(__file__).resolve().parent / "data"  # small samples, see data/SOURCES
 NEW_SENTENCES = [
     "A warm, funny and beautifully acted film.",
     "Two hours of my life I will never get back.",
@@ -46,8 +50,8 @@ def load_sentences(args):
     else:
         folder = args.data_dir / "sst2"
         if not (folder / "dev.tsv").is_file():
-            sys.exit(f"SST-2 sample not found: {folder / 'dev.tsv'} is missing. Point --data-dir at the "
-                     "shared data folder, or run with --dataset demo.")
+            sys.exit(f"SST-2 file not found: {folder / 'dev.tsv'} is missing. Point --data-dir at a "
+                     "folder that has it, or run with --dataset demo.")
         examples = read_glue("sst-2", folder, "dev")
     return [e.text_a for e in examples], np.array([int(e.label) for e in examples])
 
@@ -56,7 +60,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--dataset", choices=("sst2", "demo"), default="sst2")
-    parser.add_argument("--data-dir", type=pathlib.Path, default=SHARED_DATA)
+    parser.add_argument("--data-dir", type=pathlib.Path, default=BUNDLED_DATA,
+                        help="folder holding sst2/dev.tsv")
     parser.add_argument("--max-examples", type=int, default=400, help="training sentences")
     parser.add_argument("--eval-examples", type=int, default=200, help="held-out sentences")
     parser.add_argument("--epochs", type=int, default=2)

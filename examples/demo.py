@@ -9,6 +9,8 @@
    predicts a few new sentences with it.
 
 Run: `make demo` (or `.venv/bin/python examples/demo.py --output-dir demo_output`).
+A smoke test: `python examples/demo.py --smoke`, every step on 32 training and 16 dev
+sentences for one epoch (a check that everything works, not a trained model).
 """
 
 import argparse
@@ -69,7 +71,10 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--sequence-length", type=int, default=32)
+    parser.add_argument("--smoke", action="store_true", help="32 training and 16 dev sentences, 1 epoch")
     args = parser.parse_args()
+    if args.smoke:
+        args.epochs = 1
     started = time.time()
     keras.utils.set_random_seed(0)
 
@@ -77,7 +82,8 @@ def main():
     sentence_similarities(args.preset)
 
     banner("2. Fine-tuning a classifier on a small bundled sentiment dataset")
-    data = write_demo_dataset(args.output_dir / "data")
+    sizes = {"train_size": 32, "dev_size": 16} if args.smoke else {}
+    data = write_demo_dataset(args.output_dir / "data", **sizes)
     train, dev = read_glue("sst-2", data, "train"), read_glue("sst-2", data, "dev")
     print(f"{len(train)} training and {len(dev)} dev sentences written to {data}")
     model = kbs.BertClassifier.from_preset(args.preset, num_classes=2, sequence_length=args.sequence_length)

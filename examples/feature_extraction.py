@@ -5,8 +5,10 @@
    `[CLS]`) and `hidden_states` (the embeddings, then every encoder layer).
 2. Mean-pools the last layer over the real pieces (how MiniLM was trained for sentence
    embeddings) and prints the cosine similarities of a few sentences.
-3. Embeds `--max-examples` SST-2 sentences from `../shared/data/sst2` and prints the
-   nearest ones to a few queries.
+3. Embeds `--max-examples` SST-2 sentences from `sst2/dev.tsv` in `--data-dir` (by
+   default the bundled sample in `examples/data`: the first 600 of the 872 dev sentences,
+   origin and licence in `examples/data/SOURCES`) and prints the nearest ones to a few
+   queries.
 
 The command line writes the original `extract_features.py` JSON Lines (chosen layers,
 every word piece) for a text file, one text (or `text_a ||| text_b`) per line:
@@ -16,8 +18,10 @@ every word piece) for a text file, one text (or `text_a ||| text_b`) per line:
 Takes about 1 minute on 2 CPU cores with the defaults (300 sentences, length 64).
 
 Run:
-    python examples/feature_extraction.py
-    python examples/feature_extraction.py --max-examples 16   # a smoke test
+    python examples/feature_extraction.py                  # the bundled sample
+    python examples/feature_extraction.py --data-dir DIR   # DIR/sst2/dev.tsv: the full GLUE SST-2 dev
+    # a smoke test:
+    python examples/feature_extraction.py --max-examples 16
 """
 
 import argparse
@@ -34,7 +38,7 @@ import numpy as np  # noqa: E402
 import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite.recipes.glue_data import read_glue  # noqa: E402
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BUNDLED_DATA = pathlib.Path(__file__).resolve().parent / "data"  # small samples, see data/SOURCES
 SENTENCES = [
     "A man is playing a guitar.",
     "Someone is playing an instrument.",
@@ -59,7 +63,8 @@ def embed(backbone, preprocessor, texts, batch_size):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", type=pathlib.Path, default=SHARED_DATA)
+    parser.add_argument("--data-dir", type=pathlib.Path, default=BUNDLED_DATA,
+                        help="folder holding sst2/dev.tsv")
     parser.add_argument("--max-examples", type=int, default=300, help="SST-2 sentences to search")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--sequence-length", type=int, default=64)
@@ -69,8 +74,8 @@ def main():
 
     folder = args.data_dir / "sst2"
     if not (folder / "dev.tsv").is_file():
-        sys.exit(f"SST-2 sample not found: {folder / 'dev.tsv'} is missing. Point --data-dir at the shared "
-                 "data folder.")
+        sys.exit(f"SST-2 file not found: {folder / 'dev.tsv'} is missing. Point --data-dir at a folder "
+                 "that has it.")
     backbone = kbs.BertBackbone.from_preset(args.preset, output_hidden_states=True)
     preprocessor = kbs.BertClassifierPreprocessor.from_preset(args.preset, sequence_length=args.sequence_length)
 

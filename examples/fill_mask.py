@@ -5,14 +5,18 @@ Google presets) fills masks out of the box: run with `--preset bert_base_uncased
 (a 408 MB download). The embedded MiniLM (sentence-transformers all-MiniLM-L6-v2) ships
 WITHOUT that head, so this script first says so, then trains the head alone (backbone
 frozen; the output layer is tied to the word embeddings) for `--epochs` on
-`--max-examples` SST-2 sentences from `../shared/data/sst2`, with fresh random masks every
-epoch. That is enough for frequent words and punctuation, not for a good language model.
+`--max-examples` SST-2 sentences from `sst2/dev.tsv` in `--data-dir` (by default the
+bundled sample in `examples/data`: the first 600 dev sentences, origin and licence in
+`examples/data/SOURCES`), with fresh random masks every epoch. That is enough for
+frequent words and punctuation, not for a good language model.
 
 Takes about 2 minutes on 2 CPU cores with the defaults (400 sentences, 2 epochs, length 64).
 
 Run:
-    python examples/fill_mask.py
-    python examples/fill_mask.py --max-examples 16 --epochs 1   # a smoke test
+    python examples/fill_mask.py                  # the bundled sample
+    python examples/fill_mask.py --data-dir DIR   # DIR/sst2/dev.tsv: the full GLUE SST-2 dev
+    # a smoke test:
+    python examples/fill_mask.py --max-examples 16 --epochs 1
 """
 
 import argparse
@@ -29,7 +33,7 @@ import numpy as np  # noqa: E402
 import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite.recipes.glue_data import read_glue  # noqa: E402
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BUNDLED_DATA = pathlib.Path(__file__).resolve().parent / "data"  # small samples, see data/SOURCES
 MASKED_SENTENCES = [
     "The capital of France is [MASK].",
     "This movie was [MASK] , i loved every minute of it .",
@@ -48,8 +52,8 @@ def train_head(model, args):
     """Trains the masked-LM head on SST-2 sentences with the backbone frozen."""
     folder = args.data_dir / "sst2"
     if not (folder / "dev.tsv").is_file():
-        sys.exit(f"SST-2 sample not found: {folder / 'dev.tsv'} is missing (needed to train the head). "
-                 "Point --data-dir at the shared data folder, or use a preset with a masked-LM head.")
+        sys.exit(f"SST-2 file not found: {folder / 'dev.tsv'} is missing (needed to train the head). "
+                 "Point --data-dir at a folder that has it, or use a preset with a masked-LM head.")
     sentences = [e.text_a for e in read_glue("sst-2", folder, "dev")][: args.max_examples]
     model.backbone.trainable = False
     model.compile(learning_rate=args.learning_rate)
@@ -60,7 +64,8 @@ def train_head(model, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", type=pathlib.Path, default=SHARED_DATA)
+    parser.add_argument("--data-dir", type=pathlib.Path, default=BUNDLED_DATA,
+                        help="folder holding sst2/dev.tsv")
     parser.add_argument("--max-examples", type=int, default=400, help="sentences to train an untrained head on")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)

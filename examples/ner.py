@@ -1,17 +1,21 @@
 """Fine-tune named-entity tagging (CoNLL-2003 sample) on the embedded MiniLM checkpoint.
 
 Reads the CoNLL-2003 sentences (JSON Lines, `{"words", "ner"}`) in
-`../shared/data/hf_tests_samples/conll/sample.json`, trains a `BertTokenClassifier` (each
-word's tag sits on its first word piece), then tags the same sentences with
-`model.tag(...)` and scores them with CoNLL's entity-level F1. The sample holds only 10
-sentences, so this shows the workflow and the model memorising them, not generalisation
-(hence more epochs than the other examples); `kbs ner` trains on the full CoNLL files.
+`hf_tests_samples/conll/sample.json` of `--data-dir` (by default `examples/data`, which
+carries that transformers test fixture; origin and licence in `examples/data/SOURCES`),
+trains a `BertTokenClassifier` (each word's tag sits on its first word piece), then tags
+the same sentences with `model.tag(...)` and scores them with CoNLL's entity-level F1. The
+sample holds only 10 sentences, so this shows the workflow and the model memorising them,
+not generalisation (hence more epochs than the other examples); `kbs ner` trains on the
+full CoNLL files.
 
 Takes about 2 minutes on 2 CPU cores with the defaults (10 sentences, 20 epochs, length 64).
 
 Run:
-    python examples/ner.py
-    python examples/ner.py --max-examples 4 --epochs 1   # a smoke test
+    python examples/ner.py                  # the bundled sample
+    python examples/ner.py --data-dir DIR   # DIR/hf_tests_samples/conll/sample.json
+    # a smoke test:
+    python examples/ner.py --max-examples 4 --epochs 1
 """
 
 import argparse
@@ -28,7 +32,7 @@ import keras_bert_suite as kbs  # noqa: E402
 from keras_bert_suite.recipes.ner_data import label_list, read_ner_jsonl  # noqa: E402
 from keras_bert_suite.recipes.ner_metrics import evaluate_ner  # noqa: E402
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BUNDLED_DATA = pathlib.Path(__file__).resolve().parent / "data"  # small samples, see data/SOURCES
 CONLL_FILE = pathlib.Path("hf_tests_samples") / "conll" / "sample.json"
 
 
@@ -40,7 +44,8 @@ def tagged(words, tags):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", type=pathlib.Path, default=SHARED_DATA)
+    parser.add_argument("--data-dir", type=pathlib.Path, default=BUNDLED_DATA,
+                        help=f"folder holding {CONLL_FILE}")
     parser.add_argument("--max-examples", type=int, default=10, help="sentences to train on and tag")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -53,7 +58,7 @@ def main():
 
     path = args.data_dir / CONLL_FILE
     if not path.is_file():
-        sys.exit(f"CoNLL sample not found: {path} is missing. Point --data-dir at the shared data folder.")
+        sys.exit(f"CoNLL sample not found: {path} is missing. Point --data-dir at a folder that has it.")
     sentences = read_ner_jsonl(path)[: args.max_examples]
     labels = label_list(sentences)
     print(f"{len(sentences)} sentences, tags {labels}")
