@@ -4,6 +4,7 @@ Example:
     >>> backbone = BertBackbone.from_preset("minilm_l6_h384_uncased")
     >>> outputs = backbone({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
     >>> outputs["sequence_output"].shape, outputs["pooled_output"].shape
+    >>> BertBackbone.from_preset("minilm_l6_h384_uncased", dtype="mixed_bfloat16", remat=True)
 """
 
 import keras
@@ -18,6 +19,43 @@ from keras_bert_suite.presets import resolve_preset
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
+def dtype_policy(dtype):
+    """The Keras dtype policy `dtype` names (None: the global policy); a clear ValueError if none.
+
+    Example:
+        >>> policy = dtype_policy("mixed_float16")
+        >>> policy.compute_dtype, policy.variable_dtype
+        ('float16', 'float32')
+    """
+    hint = "Use 'float32', 'mixed_float16' or 'mixed_bfloat16' (or a keras.DTypePolicy)."
+    try:
+        policy = keras.dtype_policies.get(dtype)
+    except ValueError as error:
+        raise ValueError(f"dtype={dtype!r} is not a dtype policy: {error} {hint}") from None
+    if policy.quantization_mode is not None or not keras.backend.is_float_dtype(policy.compute_dtype):
+        raise ValueError(f"dtype={dtype!r} does not compute in floating point. {hint}")
+    return policy
+
+
+def task_dtype_policy(backbone, dtype=None):
+    """The dtype policy of a task model on `backbone`: the backbone's own.
+
+    A `dtype` naming another policy is a ValueError: the heads compute as the backbone does.
+
+    Example:
+        >>> backbone = BertBackbone.from_preset("minilm_l6_h384_uncased", dtype="mixed_float16")
+        >>> task_dtype_policy(backbone).name
+        'mixed_float16'
+    """
+    if dtype is not None and dtype_policy(dtype).name != backbone.dtype_policy.name:
+        raise ValueError(
+            f"dtype={dtype!r} differs from the backbone's dtype policy {backbone.dtype_policy.name!r}; "
+            "a task model computes as its backbone does. Build the backbone with it: "
+            "BertBackbone(..., dtype=...) or Task.from_preset(..., dtype=...)."
+        )
+    return backbone.dtype_policy
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertBackbone(keras.Model):
     """BERT encoder: embeddings, `num_layers` post-LN encoder blocks and the tanh pooler.
@@ -27,6 +65,12 @@ class BertBackbone(keras.Model):
     `sequence_output` `[b, s, h]`, `pooled_output` `[b, h]` and, when
     `output_hidden_states=True`, `hidden_states` `[b, num_layers + 1, s, h]`
     (the embeddings, then every block).
+
+    `dtype` is the Keras dtype policy (default: the global one), e.g. "mixed_float16":
+    variables stay float32, layers compute in float16, LayerNorm statistics and the
+    attention softmax in float32. `remat=True` recomputes each encoder block in the backward pass (same
+    gradients, less activation memory); it is kept in `get_config` (a `.keras` file resumes
+    training as it was saved) but not in a saved preset, which holds the architecture only.
     """
 
     def __init__(
@@ -44,6 +88,7 @@ class BertBackbone(keras.Model):
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
         output_hidden_states=False,
+        remat=False,
         dtype=None,
         **kwargs,
     ):
@@ -53,23 +98,24 @@ class BertBackbone(keras.Model):
             )
         if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim {hidden_dim} must be a multiple of num_heads {num_heads}.")
+        policy = dtype_policy(dtype)
         # === Layers ===
         embeddings = BertEmbeddings(
             vocabulary_size, hidden_dim, max_sequence_length, num_segments, dropout,
-            layer_norm_epsilon, initializer_range, dtype=dtype, name="embeddings",
+            layer_norm_epsilon, initializer_range, dtype=policy, name="embeddings",
         )
         blocks = [
             BertEncoderBlock(
                 num_heads, hidden_dim, intermediate_dim, hidden_activation, dropout,
-                attention_dropout, layer_norm_epsilon, initializer_range,
-                dtype=dtype, name=f"encoder_layer_{index}",
+                attention_dropout, layer_norm_epsilon, initializer_range, remat=remat,
+                dtype=policy, name=f"encoder_layer_{index}",
             )
             for index in range(num_layers)
         ]
         pooler = keras.layers.Dense(
             hidden_dim, activation="tanh",
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
-            dtype=dtype, name="pooler",
+            dtype=policy, name="pooler",
         )
 
         # === Functional Model ===
@@ -82,7 +128,10 @@ class BertBackbone(keras.Model):
         outputs = {"sequence_output": hidden, "pooled_output": pooler(hidden[:, 0, :])}
         if output_hidden_states:
             outputs["hidden_states"] = ops.stack(hidden_states, axis=1)
-        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # A functional model's constructor drops `dtype`: the model would report the global
+        # policy, and `compile` would not add loss scaling for "mixed_float16".
+        self.dtype_policy = policy
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
@@ -98,6 +147,7 @@ class BertBackbone(keras.Model):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
         self.output_hidden_states = output_hidden_states
+        self.remat = remat
 
     @property
     def token_embedding(self):
@@ -118,15 +168,9 @@ class BertBackbone(keras.Model):
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
-        config.update(self.bert_config.to_dict(), output_hidden_states=self.output_hidden_states)
+        config.update(self.bert_config.to_dict(), output_hidden_states=self.output_hidden_states,
+                      remat=self.remat)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
@@ -138,7 +182,8 @@ class BertBackbone(keras.Model):
         """Builds the backbone of `preset` (registered name, URL or folder) with its weights.
 
         `kwargs` override architecture-independent arguments, e.g.
-        `output_hidden_states=True`, `dropout=0.0` or `dtype="mixed_float16"`.
+        `output_hidden_states=True`, `dropout=0.0`, `dtype="mixed_float16"` or `remat=True`.
+        The preset's float32 weights load into any policy (mixed policies keep float32 variables).
         """
         resolved = resolve_preset(preset)
         backbone = cls(**{**resolved.config.backbone_kwargs(), **kwargs})

@@ -11,7 +11,9 @@ Example:
 
 import keras
 import numpy as np
+from keras import ops
 
+from keras_bert_suite.models.backbone import task_dtype_policy
 from keras_bert_suite.models.task import BertTask, as_numpy_labels
 from keras_bert_suite.preprocessing.classifier import BertClassifierPreprocessor
 
@@ -29,28 +31,33 @@ def infer_problem_type(num_classes, y=None):
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertClassifier(BertTask):
-    """`num_classes` logits per text (or pair); `problem_type` single_label/multi_label/regression."""
+    """`num_classes` float32 logits per text (or pair); `problem_type` single_label/multi_label/regression.
+
+    The head computes in the backbone's dtype policy (`dtype`, if given, must match it).
+    """
 
     preprocessor_class = BertClassifierPreprocessor
     default_learning_rate = 5e-5
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, problem_type=None,
-                 compile=True, **kwargs):
+                 compile=True, dtype=None, **kwargs):
         if problem_type is not None and problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type must be one of {PROBLEM_TYPES} or None, found {problem_type!r}.")
         if problem_type == "regression" and num_classes != 1:
             raise ValueError(f"problem_type='regression' needs num_classes=1, found {num_classes}.")
+        policy = task_dtype_policy(backbone, dtype)
         # === Layers ===
-        dropout_layer = keras.layers.Dropout(dropout, name="classifier_dropout")
+        dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="classifier_dropout")
         output_dense = keras.layers.Dense(
             num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="logits",
+            dtype=policy, name="logits",
         )
         # === Functional Model ===
         inputs = backbone.input
         pooled = backbone(inputs)["pooled_output"]
-        logits = output_dense(dropout_layer(pooled))
+        logits = ops.cast(output_dense(dropout_layer(pooled)), "float32")
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.dtype_policy = policy
         # === Config ===
         self.num_classes = num_classes
         self.dropout = dropout

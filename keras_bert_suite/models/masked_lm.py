@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_bert_suite.checkpoints.names import masked_lm_variables
 from keras_bert_suite.layers.masked_lm_head import BertMaskedLMHead
+from keras_bert_suite.models.backbone import task_dtype_policy
 from keras_bert_suite.models.task import BertTask
 from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor
 
@@ -33,22 +34,27 @@ def masked_lm_loss():
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
 class BertMaskedLM(BertTask):
-    """Returns MLM logits `[b, p, vocabulary_size]` at `mask_positions`."""
+    """Returns float32 MLM logits `[b, p, vocabulary_size]` at `mask_positions`.
+
+    The head computes in the backbone's dtype policy (`dtype`, if given, must match it).
+    """
 
     preprocessor_class = BertMaskedLMPreprocessor
     default_learning_rate = 5e-5
 
-    def __init__(self, backbone, preprocessor=None, compile=True, **kwargs):
+    def __init__(self, backbone, preprocessor=None, compile=True, dtype=None, **kwargs):
+        policy = task_dtype_policy(backbone, dtype)
         # === Layers ===
         head = BertMaskedLMHead(
             backbone.token_embedding, backbone.hidden_activation, backbone.layer_norm_epsilon,
-            backbone.initializer_range, name="mlm_head",
+            backbone.initializer_range, dtype=policy, name="mlm_head",
         )
         # === Functional Model ===
         inputs = masked_lm_inputs(backbone)
         sequence = backbone({k: inputs[k] for k in backbone.input})["sequence_output"]
         logits = head(sequence, inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.dtype_policy = policy
         self.mlm_head = head
         self._init_task(backbone, preprocessor, compile)
 

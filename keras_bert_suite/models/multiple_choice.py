@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_bert_suite.models.backbone import INPUT_NAMES
+from keras_bert_suite.models.backbone import INPUT_NAMES, task_dtype_policy
 from keras_bert_suite.models.task import BertTask, as_numpy_labels, batch_of_one
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.multiple_choice import BertMultipleChoicePreprocessor, check_choice_rows
@@ -54,30 +54,34 @@ class BertMultipleChoice(BertTask):
         preprocessor: a `BertMultipleChoicePreprocessor` with the same `num_choices`, or None.
         dropout: dropout rate before the scoring layer.
         compile: compile with BERT's defaults.
+        dtype: None, or the backbone's dtype policy (the head computes in it).
     """
 
     preprocessor_class = BertMultipleChoicePreprocessor
     default_learning_rate = 2e-5
 
-    def __init__(self, backbone, num_choices, preprocessor=None, dropout=0.1, compile=True, **kwargs):
+    def __init__(self, backbone, num_choices, preprocessor=None, dropout=0.1, compile=True, dtype=None,
+                 **kwargs):
         if preprocessor is not None and preprocessor.num_choices != num_choices:
             raise ValueError(
                 f"The model has num_choices={num_choices} but its preprocessor packs "
                 f"{preprocessor.num_choices} choices per example; build both with the same num_choices."
             )
+        policy = task_dtype_policy(backbone, dtype)
         # === Layers ===
-        merge_choices = MergeChoices(name="merge_choices")
-        dropout_layer = keras.layers.Dropout(dropout, name="multiple_choice_dropout")
+        merge_choices = MergeChoices(dtype=policy, name="merge_choices")
+        dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="multiple_choice_dropout")
         score_dense = keras.layers.Dense(
             1, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype="float32", name="choice_score",
+            dtype=policy, name="choice_score",
         )
         # === Functional Model ===
         inputs = {name: keras.Input(shape=(num_choices, None), dtype="int32", name=name) for name in INPUT_NAMES}
         pooled = backbone({name: merge_choices(tensor) for name, tensor in inputs.items()})["pooled_output"]
-        scores = score_dense(dropout_layer(pooled))
+        scores = ops.cast(score_dense(dropout_layer(pooled)), "float32")
         logits = ops.reshape(scores, (-1, num_choices))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.dtype_policy = policy
         # === Config ===
         self.num_choices = num_choices
         self.dropout = dropout

@@ -18,8 +18,10 @@ Example:
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_bert_suite.checkpoints.names import output_layer_variables
+from keras_bert_suite.models.backbone import task_dtype_policy
 from keras_bert_suite.models.task import BertTask
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.question_answerer import OUTPUT_NAMES, BertQuestionAnswererPreprocessor
@@ -84,7 +86,8 @@ class BertQuestionAnswerer(BertTask):
     `((questions, contexts), (answer_starts, answer_texts))`, batched or not, is read into
     memory first (answers are checked against their contexts in Python). With
     `preprocessor=None` the model takes packed inputs and `{"start_logits":
-    start_positions, "end_logits": end_positions}` targets.
+    start_positions, "end_logits": end_positions}` targets. The head computes in the
+    backbone's dtype policy (`dtype`, if given, must match it).
     """
 
     preprocessor_class = BertQuestionAnswererPreprocessor
@@ -93,17 +96,19 @@ class BertQuestionAnswerer(BertTask):
     # nothing about them changes between epochs.
     materialize_limit = None
 
-    def __init__(self, backbone, preprocessor=None, compile=True, **kwargs):
+    def __init__(self, backbone, preprocessor=None, compile=True, dtype=None, **kwargs):
+        policy = task_dtype_policy(backbone, dtype)
         # === Layers ===
         span_dense = keras.layers.Dense(
             2, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype="float32", name="span_logits",
+            dtype=policy, name="span_logits",
         )
         # === Functional Model ===
         inputs = backbone.input
-        logits = span_dense(backbone(inputs)["sequence_output"])
+        logits = ops.cast(span_dense(backbone(inputs)["sequence_output"]), "float32")
         outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.dtype_policy = policy
         # === Config ===
         self.span_dense = span_dense
         self._init_task(backbone, preprocessor, compile)

@@ -312,7 +312,7 @@ class BertTask(keras.Model):
     @classmethod
     def from_preset(cls, preset, load_weights=True, sequence_length=128, preprocessor="auto", **kwargs):
         """The task model on the backbone (and head weights, when the checkpoint has them) of `preset`."""
-        backbone_kwargs = {k: kwargs.pop(k) for k in ("dropout", "attention_dropout", "dtype") if k in kwargs}
+        backbone_kwargs = {k: kwargs.pop(k) for k in ("dropout", "attention_dropout", "dtype", "remat") if k in kwargs}
         backbone = BertBackbone.from_preset(preset, load_weights=load_weights, **backbone_kwargs)
         if preprocessor == "auto":
             preprocessor = cls.preprocessor_class.from_preset(preset, sequence_length=sequence_length)

@@ -17,7 +17,9 @@ Example:
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
+from keras_bert_suite.models.backbone import task_dtype_policy
 from keras_bert_suite.models.task import BertTask
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.token_classifier import (
@@ -45,12 +47,13 @@ class BertTokenClassifier(BertTask):
         dropout: dropout rate before the dense layer.
         labels: optional tag names, `labels[i]` the name of class i (e.g. `["O", "B-PER"]`).
         compile: compile with BERT's defaults.
+        dtype: None, or the backbone's dtype policy (the head computes in it).
     """
 
     preprocessor_class = BertTokenClassifierPreprocessor
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, labels=None,
-                 compile=True, **kwargs):
+                 compile=True, dtype=None, **kwargs):
         if labels is not None:
             labels = [str(label) for label in labels]
             if len(labels) != num_classes:
@@ -58,17 +61,19 @@ class BertTokenClassifier(BertTask):
                     f"labels must name every class: num_classes={num_classes} but {len(labels)} labels "
                     f"were given ({labels[:8]}). Pass one name per class id, or num_classes=len(labels)."
                 )
+        policy = task_dtype_policy(backbone, dtype)
         # === Layers ===
-        dropout_layer = keras.layers.Dropout(dropout, name="token_classifier_dropout")
+        dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="token_classifier_dropout")
         output_dense = keras.layers.Dense(
             num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype="float32", name="logits",
+            dtype=policy, name="logits",
         )
         # === Functional Model ===
         inputs = backbone.input
         sequence = backbone(inputs)["sequence_output"]
-        logits = output_dense(dropout_layer(sequence))
+        logits = ops.cast(output_dense(dropout_layer(sequence)), "float32")
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.dtype_policy = policy
         # === Config ===
         self.num_classes = num_classes
         self.dropout = dropout
