@@ -1,4 +1,5 @@
-"""BertMaskedLM: dynamic masking, fit on raw text, fill_mask against NumPy, saving, errors.
+"""BertMaskedLM: dynamic masking, fill_mask against NumPy; the shared task checks
+(tests/helpers/task_harness.py): fit on raw text and tf.data, predict paths, saving, errors.
 
 Checkpoint loading of the MLM head (Google TF1 and HF layouts) is tested with the
 NSP head in test_pretraining.py.
@@ -12,7 +13,9 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_suite import BertMaskedLM, BertMaskedLMPreprocessor
-from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
+from tests.helpers import task_harness as harness
+from tests.helpers.task_harness import BadInput, Single, TaskCase
+from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
 VOCABULARY = 30522
 CLS, SEP, PAD, MASK = 101, 102, 0, 103
@@ -28,10 +31,35 @@ def _preprocessor(**kwargs):
                                                            **kwargs})
 
 
-def _masked_lm(**kwargs):
-    model = BertMaskedLM(tiny_backbone(), preprocessor=_preprocessor(**kwargs))
-    model.compile(learning_rate=1e-2)
+def _masked_lm(compile=True, **kwargs):
+    model = BertMaskedLM(tiny_backbone(), preprocessor=_preprocessor(**kwargs), compile=compile)
+    if compile:
+        model.compile(learning_rate=1e-2)
     return model
+
+
+CASE = TaskCase(
+    task=BertMaskedLM,
+    build=lambda compile=True: _masked_lm(compile, seed=1),
+    x=TEXTS,
+    output_shape=lambda model, x: (harness.num_examples(x), model.preprocessor.mask_selection_length, VOCABULARY),
+    singles=(Single("look before you leap", ["look before you leap"]),),
+    bad_inputs=(BadInput(lambda model: model.fit(TEXTS, [0] * len(TEXTS), verbose=0), ValueError,
+                         "makes its own labels"),),
+    batch_size=len(TEXTS),  # random masks: one batch (see task_harness)
+    fit_epochs=(3, 2),  # the loss falls over each fit, on raw text and on tf.data
+    fit_batch_size=2,
+)
+
+
+def test_task_checks(tmp_path):
+    trained, restored = harness.run_task_test(CASE, tmp_path)
+    assert restored.preprocessor.seed == 1 and restored.preprocessor.mask_selection_length == 4
+    assert restored.fill_mask(["look before you [MASK]"]) == trained.fill_mask(["look before you [MASK]"])
+
+
+def test_from_preset(tmp_path):
+    harness.run_preset_test(CASE, tmp_path)
 
 
 def _check_masks(packed, x, mask_ids, mask_weights):
@@ -86,18 +114,6 @@ def test_masking_replaces_80_10_10_and_a_seed_repeats_it():
     other = _preprocessor(sequence_length=64, mask_selection_length=20, seed=8).mask(packed)[0]
     np.testing.assert_array_equal(again["token_ids"], x["token_ids"])
     assert not np.array_equal(other["mask_positions"], x["mask_positions"])
-
-
-def test_fit_on_raw_strings_and_tf_data_lowers_the_loss():
-    model = _masked_lm(seed=1)
-    history = model.fit(TEXTS, epochs=3, batch_size=2, verbose=0).history
-    assert history["loss"][-1] < history["loss"][0]
-    history = model.fit(tf.data.Dataset.from_tensor_slices(TEXTS).batch(2), epochs=2, verbose=0).history
-    assert history["loss"][-1] < history["loss"][0]
-    logits = model.predict(TEXTS[:3], verbose=0)
-    assert logits.shape == (3, 4, VOCABULARY) and logits.dtype == np.float32
-    with pytest.raises(ValueError, match="makes its own labels"):
-        model.fit(TEXTS, [0] * len(TEXTS), verbose=0)
 
 
 def _numpy_head(sequence, positions, head, table):
@@ -160,15 +176,6 @@ def test_fill_mask_errors():
         model.fill_mask(["a [MASK]"], top_k=0)
 
 
-def test_keras_round_trip(tmp_path):
-    model = _masked_lm(seed=3)
-    restored = keras_round_trip(model, tmp_path)  # both preprocessors start from seed 3
-    assert isinstance(restored, BertMaskedLM) and restored.preprocessor.seed == 3
-    assert restored.preprocessor.mask_selection_length == 4
-    assert_same_predictions(model, restored, TEXTS[:4])
-    assert restored.fill_mask(["look before you [MASK]"]) == model.fill_mask(["look before you [MASK]"])
-
-
 def test_packed_inputs_without_preprocessor():
     model = BertMaskedLM(tiny_backbone())
     ids = np.array([[CLS, 2000, MASK, 2001, SEP, PAD], [CLS, MASK, SEP, PAD, PAD, PAD]], np.int32)
@@ -178,5 +185,3 @@ def test_packed_inputs_without_preprocessor():
     assert logits.shape == (2, 3, VOCABULARY)
     # Slots reading the same position give the same logits.
     np.testing.assert_allclose(logits[1, 1], logits[1, 2])
-    with pytest.raises(ValueError, match="preprocessor=None.*not raw strings"):
-        model.predict(["raw [MASK] text"])

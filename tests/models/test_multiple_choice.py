@@ -1,4 +1,5 @@
-"""BertMultipleChoice and its preprocessor: pair packing, fit on SWAG, saving, errors."""
+"""BertMultipleChoice and its preprocessor: pair packing, fit on SWAG; the shared task
+checks (tests/helpers/task_harness.py): predict paths, lengths, saving, errors."""
 
 import numpy as np
 import pytest
@@ -8,12 +9,70 @@ from keras_bert_suite.models.multiple_choice import BertMultipleChoice
 from keras_bert_suite.preprocessing.classifier import BertClassifierPreprocessor
 from keras_bert_suite.preprocessing.multiple_choice import BertMultipleChoicePreprocessor
 from keras_bert_suite.recipes.swag_data import read_swag
+from tests.helpers import task_harness as harness
 from tests.helpers.shared_data import shared
-from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
+from tests.helpers.task_harness import BadInput, Single, TaskCase
+from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
+
+CONTEXTS = ["A man opens the door.", "The chef cuts the onions.", "A girl kicks the ball.",
+            "The dog barks at the mailman.", "She plants a tree.", "He boils water."]
+CHOICES = [["He walks in.", "He flies away.", "He eats the door.", "He sings a song."],
+           ["She cries a little.", "The onions fly.", "He juggles them.", "They turn blue."],
+           ["It rolls away.", "It starts to rain.", "The ball sleeps.", "She reads a book."],
+           ["The mailman runs.", "The dog flies.", "It snows indoors.", "The cat barks."],
+           ["She waters it.", "It walks off.", "She eats the soil.", "The tree sings."],
+           ["He makes tea.", "The water freezes.", "He swims in it.", "The pot dances."]]
+LABELS = [0, 0, 0, 0, 0, 0]
+SHORT_ROW_1 = [row[:3] if index == 1 else row for index, row in enumerate(CHOICES[:4])]  # example 1: 3 choices
 
 
 def _preprocessor(num_choices=4, sequence_length=32):
     return BertMultipleChoicePreprocessor(minilm_tokenizer(), sequence_length=sequence_length, num_choices=num_choices)
+
+
+def _chooser(compile=True):
+    return BertMultipleChoice(tiny_backbone(), 4, preprocessor=_preprocessor(), compile=compile)
+
+
+def _wrong_choice_count(model):
+    """Packed inputs of 2 choices per example, to a model of 4, without a preprocessor."""
+    packed = model.preprocessor((CONTEXTS[:4], CHOICES[:4]))
+    with harness.preprocessor_set_to(model, None):
+        model.predict({name: tensor[:, :2] for name, tensor in packed.items()})
+
+
+CASE = TaskCase(
+    task=BertMultipleChoice,
+    build=_chooser,
+    x=(CONTEXTS, CHOICES),
+    y=np.array(LABELS),
+    output_shape=lambda model, x: (harness.num_examples(x), model.num_choices),
+    singles=(Single((CONTEXTS[0], CHOICES[0]), (CONTEXTS[:1], CHOICES[:1]), 0, [0]),),
+    bad_inputs=(
+        BadInput(lambda model: model.fit((CONTEXTS[:4], CHOICES[:4]), [0, 1, 4, 2], verbose=0), ValueError,
+                 r"Example 2 has label 4; labels are choice indexes in \[0, 3\]"),
+        BadInput(lambda model: model.fit((CONTEXTS[:4], SHORT_ROW_1), LABELS[:4], verbose=0), ValueError,
+                 "Example 1 has 3 choices but num_choices=4"),
+        BadInput(lambda model: model.fit(tf.data.Dataset.from_tensor_slices(
+            ((CONTEXTS[:4], [row[:3] for row in CHOICES[:4]]), LABELS[:4])).batch(2), verbose=0),
+            ValueError, "Found 3 choices per example but num_choices=4"),
+        BadInput(lambda model: model.preprocessor((CONTEXTS[:1], CHOICES[0])), ValueError, "batch of lists"),
+        BadInput(lambda model: BertMultipleChoice(model.backbone, 2, preprocessor=model.preprocessor), ValueError,
+                 "num_choices=2 but its preprocessor packs 4"),
+        BadInput(_wrong_choice_count, ValueError,
+                 r"'token_ids' has shape \(4, 2, 32\); expected \[batch, num_choices=4"),
+    ),
+    preset_kwargs=dict(num_choices=4),
+    batch_size=4,
+)
+
+
+def test_task_checks(tmp_path):
+    harness.run_task_test(CASE, tmp_path)
+
+
+def test_from_preset(tmp_path):
+    harness.run_preset_test(CASE, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -65,50 +124,3 @@ def test_fit_lowers_the_loss_and_picks_the_right_choices(swag, chooser):
     assert logits.shape == (4, 4) and logits.dtype == np.float32
     np.testing.assert_array_equal(logits.argmax(axis=-1), labels)
     assert model.evaluate((contexts, choices), labels, verbose=0)[1] == 1.0
-
-
-def test_packed_inputs_without_a_preprocessor(swag, chooser):
-    contexts, choices, labels = swag
-    model, _ = chooser
-    packed_only = BertMultipleChoice(model.backbone, 4, dropout=0.0)
-    packed_only.get_layer("choice_score").set_weights(model.get_layer("choice_score").get_weights())
-    packed = model.preprocessor((contexts, choices))
-    np.testing.assert_allclose(packed_only.predict(packed, verbose=0),
-                               model.predict((contexts, choices), verbose=0), atol=1e-5)
-    np.testing.assert_array_equal(model.predict(packed, verbose=0), model.predict((contexts, choices), verbose=0))
-    np.testing.assert_array_equal(model.predict((contexts[0], choices[0]), verbose=0),  # one example
-                                  model.predict((contexts[:1], choices[:1]), verbose=0))
-    with pytest.raises(ValueError, match=r"'token_ids' has shape \(4, 2, 32\); expected \[batch, num_choices=4"):
-        packed_only.predict({name: tensor[:, :2] for name, tensor in packed.items()})
-
-
-def test_keras_round_trip(swag, chooser, tmp_path):
-    contexts, choices, _ = swag
-    model, _ = chooser
-    restored = keras_round_trip(model, tmp_path)
-    assert isinstance(restored, BertMultipleChoice) and restored.num_choices == 4
-    assert restored.preprocessor.num_choices == 4 and restored.preprocessor.sequence_length == 32
-    assert_same_predictions(model, restored, (contexts, choices))
-
-
-def test_bad_input_errors(swag, chooser):
-    contexts, choices, labels = swag
-    model, _ = chooser
-    with pytest.raises(ValueError, match=r"Example 2 has label 4; labels are choice indexes in \[0, 3\]"):
-        model.fit((contexts, choices), [0, 1, 4, 2], verbose=0)
-    short = [row[:3] if index == 1 else row for index, row in enumerate(choices)]
-    with pytest.raises(ValueError, match="Example 1 has 3 choices but num_choices=4"):
-        model.fit((contexts, short), labels, verbose=0)
-    dataset = tf.data.Dataset.from_tensor_slices(((contexts, [row[:3] for row in choices]), labels)).batch(2)
-    with pytest.raises(ValueError, match="Found 3 choices per example but num_choices=4"):
-        model.fit(dataset, verbose=0)
-    with pytest.raises(ValueError, match="batch of lists"):
-        model.preprocessor((contexts[:1], choices[0]))
-    with pytest.raises(ValueError, match="num_choices=2 but its preprocessor packs 4"):
-        BertMultipleChoice(tiny_backbone(), 2, preprocessor=model.preprocessor)
-    packed_only = BertMultipleChoice(tiny_backbone(), 4)
-    with pytest.raises(ValueError, match="preprocessor=None.*not raw strings"):
-        packed_only.predict((contexts, choices))
-    uncompiled = BertMultipleChoice(tiny_backbone(), 4, preprocessor=_preprocessor(), compile=False)
-    with pytest.raises(RuntimeError, match="compile=False"):
-        uncompiled.fit((contexts, choices), labels)

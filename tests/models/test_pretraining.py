@@ -1,5 +1,6 @@
-"""BertPreTraining (and the MLM head of BertMaskedLM): fit on raw pairs, dict losses,
-saving, and heads loaded from Google TF1 and HF checkpoints against a NumPy reference."""
+"""BertPreTraining (and the MLM head of BertMaskedLM): dict losses, heads loaded from Google
+TF1 and HF checkpoints against a NumPy reference; the shared task checks
+(tests/helpers/task_harness.py): fit on raw pairs and tf.data, predict paths, saving, errors."""
 
 import json
 import math
@@ -8,13 +9,14 @@ import shutil
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from safetensors.numpy import save_file
 
 from keras_bert_suite import BertMaskedLM, BertPreTraining, BertPreTrainingPreprocessor
 from tests.helpers.google_checkpoint import write_google_folder
 from tests.helpers.minilm import minilm_folder, numpy_bert, padded_batch
-from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
+from tests.helpers import task_harness as harness
+from tests.helpers.task_harness import Single, TaskCase
+from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
 FIRST = ["it rained all day", "the cat sat down", "stocks fell sharply", "she opened the door"] * 2
 SECOND = ["the road was wet", "penguins cannot fly", "investors were worried", "paris is large"] * 2
@@ -27,16 +29,48 @@ TINY = dict(vocab_size=VOCABULARY, hidden_size=32, num_hidden_layers=2, num_atte
 MASK_POSITIONS = np.array([[1, 5, 11], [2, 6, 0], [1, 0, 0]], np.int32)
 
 
-def _pretraining(seed=None):
+def _pretraining(seed=None, compile=True):
     preprocessor = BertPreTrainingPreprocessor(minilm_tokenizer(), sequence_length=16,
                                                mask_selection_length=3, seed=seed)
-    model = BertPreTraining(tiny_backbone(), preprocessor=preprocessor)
-    model.compile(learning_rate=1e-2)
+    model = BertPreTraining(tiny_backbone(), preprocessor=preprocessor, compile=compile)
+    if compile:
+        model.compile(learning_rate=1e-2)
     return model
 
 
 def _packed_batch():
     return dict(padded_batch(seed=1), mask_positions=MASK_POSITIONS)
+
+
+CASE = TaskCase(
+    task=BertPreTraining,
+    build=lambda compile=True: _pretraining(seed=1, compile=compile),
+    x=(FIRST, SECOND),
+    y=np.array(NEXT_SENTENCE),
+    output_shape=lambda model, x: {
+        "mlm_logits": (harness.num_examples(x), model.preprocessor.mask_selection_length, VOCABULARY),
+        "nsp_logits": (harness.num_examples(x), 2)},
+    singles=(Single(("it rained all day", "the road was wet"), (["it rained all day"], ["the road was wet"]),
+                    0, [0]),),
+    batch_size=len(FIRST),  # random masks: one batch (see task_harness)
+    fit_epochs=(3, 2),  # the loss falls over each fit, on raw pairs and on tf.data
+    fit_batch_size=2,
+)
+
+
+def test_task_checks(tmp_path):
+    trained, restored = harness.run_task_test(CASE, tmp_path)
+    assert {"mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_loss", "nsp_logits_loss"} <= set(
+        trained.history.history)
+    assert restored.preprocessor.seed == 1 and restored.preprocessor.mask_selection_length == 3
+    batch = _packed_batch()  # rows of 12, 7 and 3 tokens
+    keras.tree.map_structure(np.testing.assert_array_equal,
+                             keras.tree.map_structure(np.asarray, trained.predict_on_batch(batch)),
+                             keras.tree.map_structure(np.asarray, restored.predict_on_batch(batch)))
+
+
+def test_from_preset(tmp_path):
+    harness.run_preset_test(CASE, tmp_path)
 
 
 # === An independent checkpoint and head, written from docs/checkpoints.md ===
@@ -176,18 +210,6 @@ def test_losses_and_metrics_follow_dict_targets_and_weights():
     assert results["nsp_logits_accuracy"] == pytest.approx(np.mean(nsp_logits.argmax(-1) == labels))
 
 
-def test_fit_on_raw_pairs_and_tf_data_lowers_the_loss():
-    model = _pretraining(seed=1)
-    history = model.fit((FIRST, SECOND), NEXT_SENTENCE, epochs=3, batch_size=2, verbose=0).history
-    assert {"mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_loss", "nsp_logits_loss"} <= set(history)
-    assert history["loss"][-1] < history["loss"][0]
-    dataset = tf.data.Dataset.from_tensor_slices(((FIRST, SECOND), NEXT_SENTENCE)).batch(2)
-    history = model.fit(dataset, epochs=2, verbose=0).history
-    assert history["loss"][-1] < history["loss"][0]
-    outputs = model.predict((FIRST[:3], SECOND[:3]), verbose=0)
-    assert outputs["mlm_logits"].shape == (3, 3, VOCABULARY) and outputs["nsp_logits"].shape == (3, 2)
-
-
 def test_preprocessor_targets_are_keyed_by_output_name():
     preprocessor = BertPreTrainingPreprocessor(minilm_tokenizer(), sequence_length=16, mask_selection_length=3)
     x, y, sample_weight = preprocessor((FIRST[:2], SECOND[:2]), NEXT_SENTENCE[:2])
@@ -198,20 +220,3 @@ def test_preprocessor_targets_are_keyed_by_output_name():
     # "[CLS] it rained all day [SEP] the road was wet [SEP]": 11 tokens -> round(1.65) = 2 masks.
     assert sample_weight["mlm_logits"].numpy()[0].tolist() == [1.0, 1.0, 0.0]
     assert x["segment_ids"].numpy()[0].tolist() == [0] * 6 + [1] * 5 + [0] * 5
-
-
-def test_keras_round_trip(tmp_path):
-    model = _pretraining(seed=5)
-    restored = keras_round_trip(model, tmp_path)  # both preprocessors start from seed 5
-    assert isinstance(restored, BertPreTraining) and restored.preprocessor.seed == 5
-    assert restored.preprocessor.mask_selection_length == 3
-    assert_same_predictions(model, restored, (FIRST[:4], SECOND[:4]))
-    batch = _packed_batch()
-    keras.tree.map_structure(np.testing.assert_array_equal,
-                             keras.tree.map_structure(np.asarray, model.predict_on_batch(batch)),
-                             keras.tree.map_structure(np.asarray, restored.predict_on_batch(batch)))
-
-
-def test_raw_strings_without_preprocessor_are_refused():
-    with pytest.raises(ValueError, match="preprocessor=None.*not raw strings"):
-        BertPreTraining(tiny_backbone()).predict((FIRST, SECOND))

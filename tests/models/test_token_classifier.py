@@ -1,4 +1,5 @@
-"""BertTokenClassifier and its preprocessor: first-piece labels, truncation, fit, tag, saving, errors."""
+"""BertTokenClassifier and its preprocessor: first-piece labels, truncation, fit, tag; the
+shared task checks (tests/helpers/task_harness.py): predict paths, lengths, saving, errors."""
 
 import numpy as np
 import pytest
@@ -7,8 +8,10 @@ import tensorflow as tf
 from keras_bert_suite.models.token_classifier import BertTokenClassifier
 from keras_bert_suite.preprocessing.token_classifier import BertTokenClassifierPreprocessor
 from keras_bert_suite.recipes.ner_data import read_ner_jsonl
+from tests.helpers import task_harness as harness
 from tests.helpers.shared_data import shared
-from tests.helpers.tasks import assert_same_predictions, keras_round_trip, minilm_tokenizer, tiny_backbone
+from tests.helpers.task_harness import BadInput, Single, TaskCase
+from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
 LABELS = ["B-PER", "I-PER", "B-LOC", "O"]  # "O" deliberately not class 0
 SENTENCES = [
@@ -26,6 +29,49 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:Gradients do not exist for vari
 
 def _preprocessor(sequence_length=16):
     return BertTokenClassifierPreprocessor(minilm_tokenizer(), sequence_length=sequence_length)
+
+
+def _tag_without_preprocessor(model):
+    with harness.preprocessor_set_to(model, None):
+        model.tag("Johanson lives")
+
+
+def _ragged_dataset(x, y=None):
+    words = tf.ragged.constant(x)
+    return tf.data.Dataset.from_tensor_slices((words,) if y is None else (words, tf.ragged.constant(y)))
+
+
+CASE = TaskCase(
+    task=BertTokenClassifier,
+    build=lambda compile=True: BertTokenClassifier(tiny_backbone(), len(LABELS), preprocessor=_preprocessor(),
+                                                   labels=LABELS, compile=compile),
+    x=WORDS,
+    y=IDS,
+    output_shape=lambda model, x: (harness.num_examples(x), model.preprocessor.sequence_length, model.num_classes),
+    singles=(Single(" ".join(WORDS[0]), [" ".join(WORDS[0])]),),
+    bad_inputs=(
+        BadInput(lambda model: model.fit(WORDS[:2], [[0, 3, 3, 2], [0, 7, 3, 2]], verbose=0), ValueError,
+                 r"Example 1 has label id 7; label ids must lie in \[0, 3\]"),
+        BadInput(lambda model: model.fit(WORDS[:3], [IDS[0], IDS[1], [2, 3]], verbose=0), ValueError,
+                 "Example 2 has 3 words but 2 labels"),
+        BadInput(lambda model: model.fit(WORDS[:1], [TAGS[0]], verbose=0), ValueError,
+                 "Expected integer label ids, found dtype string"),
+        BadInput(lambda model: BertTokenClassifier(model.backbone, 3, labels=["O", "B-PER"]), ValueError,
+                 "num_classes=3 but 2 labels"),
+        BadInput(_tag_without_preprocessor, ValueError, r"tag\(\) needs a preprocessor"),
+    ),
+    preset_kwargs=dict(num_classes=len(LABELS), labels=LABELS),
+    batch_size=3,
+    dataset=_ragged_dataset,
+)
+
+
+def test_task_checks(tmp_path):
+    harness.run_task_test(CASE, tmp_path)
+
+
+def test_from_preset(tmp_path):
+    harness.run_preset_test(CASE, tmp_path)
 
 
 def test_labels_land_on_the_first_piece_of_each_word():
@@ -92,18 +138,6 @@ def test_fit_lowers_the_loss_and_tag_reproduces_the_gold_tags(tagger):
     assert model.tag([" ".join(words) for words in WORDS[:2]]) == TAGS[:2]
 
 
-def test_predict_returns_per_piece_logits(tagger):
-    model, _, _ = tagger
-    logits = model.predict(WORDS[:3], verbose=0)
-    assert logits.shape == (3, 16, len(LABELS)) and logits.dtype == np.float32
-    packed_only = BertTokenClassifier(model.backbone, len(LABELS), dropout=0.0)
-    packed_only.get_layer("logits").set_weights(model.get_layer("logits").get_weights())
-    np.testing.assert_allclose(packed_only.predict(model.preprocessor(WORDS[:3]), verbose=0), logits, atol=1e-6)
-    np.testing.assert_array_equal(model.predict(model.preprocessor(WORDS[:3]), verbose=0), logits)
-    streamed = model.predict(tf.data.Dataset.from_tensor_slices(tf.ragged.constant(WORDS[:3])).batch(2), verbose=0)
-    np.testing.assert_allclose(streamed, logits, atol=1e-6)  # batches of 2, not 32: float rounding only
-
-
 @pytest.mark.parametrize("labels, expected", [
     (None, [2, 2, 2, 2, 2, 0]),
     (["X", "O", "Y"], ["Y", "Y", "Y", "Y", "Y", "O"]),
@@ -114,31 +148,3 @@ def test_words_cut_off_get_the_outside_label(labels, expected):
     logits.set_weights([np.zeros_like(logits.kernel), np.array([0.0, 0.0, 5.0], "float32")])  # always class 2
     # johan ##son lives in berlin and = 6 pieces fill the sequence; "Paris" is cut off.
     assert model.tag("Johanson lives in Berlin and Paris") == expected
-
-
-def test_keras_round_trip(tagger, tmp_path):
-    model, _, _ = tagger
-    restored = keras_round_trip(model, tmp_path)
-    assert isinstance(restored, BertTokenClassifier)
-    assert restored.labels == LABELS and restored.preprocessor.sequence_length == 16
-    assert_same_predictions(model, restored, WORDS)
-
-
-def test_bad_input_errors(tagger):
-    model, _, _ = tagger
-    with pytest.raises(ValueError, match=r"Example 1 has label id 7; label ids must lie in \[0, 3\]"):
-        model.fit(WORDS[:2], [[0, 3, 3, 2], [0, 7, 3, 2]], verbose=0)
-    with pytest.raises(ValueError, match="Example 2 has 3 words but 2 labels"):
-        model.fit(WORDS[:3], [IDS[0], IDS[1], [2, 3]], verbose=0)
-    with pytest.raises(ValueError, match="Expected integer label ids, found dtype string"):
-        model.fit(WORDS[:1], [TAGS[0]], verbose=0)
-    with pytest.raises(ValueError, match="num_classes=3 but 2 labels"):
-        BertTokenClassifier(tiny_backbone(), 3, labels=["O", "B-PER"])
-    packed_only = BertTokenClassifier(tiny_backbone(), 4)
-    with pytest.raises(ValueError, match="preprocessor=None.*not raw strings"):
-        packed_only.predict(WORDS)
-    with pytest.raises(ValueError, match="tag\\(\\) needs a preprocessor"):
-        packed_only.tag("Johanson lives")
-    uncompiled = BertTokenClassifier(tiny_backbone(), 4, preprocessor=_preprocessor(), compile=False)
-    with pytest.raises(RuntimeError, match="compile=False"):
-        uncompiled.fit(WORDS, IDS)
