@@ -18,13 +18,20 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
 from keras_bert_suite.checkpoints.names import assign_weights
 from keras_bert_suite.models.backbone import BertBackbone
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.presets import resolve_preset
-from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps
+from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps, updates_after
+from keras_bert_suite.training.distribute import (
+    check_jit_compile,
+    num_workers,
+    resolve_jit_compile,
+    training_batches,
+)
 
 DEFAULT_BATCH_SIZE = 32
 # `predict`/`evaluate` preprocess up to this many in-memory examples before Keras sees them: a
@@ -75,6 +82,8 @@ class BertTask(keras.Model):
         self.backbone = backbone
         self.preprocessor = preprocessor
         self._schedule_owned_by_fit = False
+        self._jit_compile_choice = "auto"
+        self._jit_compile_decided = None
         if compile:
             self.compile()
 
@@ -121,37 +130,80 @@ class BertTask(keras.Model):
         return None
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=None,
-                weighted_metrics="auto", **kwargs):
+                weighted_metrics="auto", jit_compile="auto", **kwargs):
         """Keras `compile` with BERT defaults for every argument left as "auto".
 
         `optimizer="auto"` is `bert_optimizer(learning_rate)`: AdamW (decay 0.01, not on
         LayerNorm/bias), linear warmup over 10% of the steps, linear decay to 0.
+        `jit_compile="auto"` is XLA on one GPU (a TPU compiles with XLA anyway), decided when
+        `fit`, `evaluate` or `predict` starts, on the devices of the model's strategy (see
+        `resolve_jit_compile`). Compile inside the strategy's scope, as the model was built.
+        Other keywords (`steps_per_execution`, ...) go to Keras.
+
+        Example:
+            >>> model.compile(learning_rate=2e-5, steps_per_execution=50, jit_compile=True)
         """
+        check_jit_compile(jit_compile)
         if optimizer == "auto":
             optimizer = bert_optimizer(learning_rate or self.default_learning_rate)
-        if kwargs.get("jit_compile", "auto") == "auto":
-            # XLA pays off on accelerators; on CPU it compiles for tens of seconds and
-            # measured no faster (benchmarks/), so "auto" means XLA only with a GPU/TPU.
-            kwargs["jit_compile"] = bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
         super().compile(
             optimizer=optimizer,
             loss=self.default_loss() if loss == "auto" else loss,
             metrics=self.default_metrics() if metrics == "auto" else metrics,
             weighted_metrics=self.default_weighted_metrics() if weighted_metrics == "auto" else weighted_metrics,
+            jit_compile=False,
             **kwargs,
         )
+        self._jit_compile_choice = jit_compile
+        self._jit_compile_decided = None
+
+    def _decide_jit_compile(self):
+        """Sets Keras' `jit_compile` from the compile-time choice, on the devices there are now."""
+        decided = resolve_jit_compile(self._jit_compile_choice, self.distribute_strategy)
+        if decided != self._jit_compile_decided:
+            self.jit_compile = decided
+            self.train_function = self.test_function = self.predict_function = None
+            self._jit_compile_decided = decided
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras builds the metrics and optimizer from a first batch averaged over the replicas:
+        # across workers that collective fails for dict inputs. One replica's part of the batch
+        # has the shapes the build needs.
+        if iterator is not None and self._distribute_strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda value: self._distribute_strategy.experimental_local_results(value)[0], next(batches))
+                break
+        return super()._maybe_symbolic_build(data_batch=data_batch)
+
+    def train_step(self, data):
+        return self._per_worker_logs(super().train_step(data))
+
+    def test_step(self, data):
+        return self._per_worker_logs(super().test_step(data))
+
+    def _per_worker_logs(self, logs):
+        # Across workers Keras averages each log along axis 0 of the replicas' values, which a
+        # scalar lacks; as one-element vectors the average is the scalar again.
+        if num_workers(self.distribute_strategy) == 1:
+            return logs
+        return keras.tree.map_structure(lambda value: ops.reshape(value, [1]) if len(value.shape) == 0 else value, logs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
         if config is not None:
-            config["optimizer_built"] = bool(self.optimizer.built)
+            config.update(optimizer_built=bool(self.optimizer.built), jit_compile=self._jit_compile_choice,
+                          schedule_owned_by_fit=self._schedule_owned_by_fit)
         return config
 
     def compile_from_config(self, config):
         """Recompiles a loaded model as it was saved; Keras then restores the optimizer state."""
         config = dict(config)
         optimizer_built = config.pop("optimizer_built", False)
+        schedule_owned_by_fit = config.pop("schedule_owned_by_fit", False)
         self.compile(**keras.saving.deserialize_keras_object(config))
+        # A schedule that fit sized is sized again by the next fit, also after a reload.
+        self._schedule_owned_by_fit = schedule_owned_by_fit
         if optimizer_built and self.built:
             self.optimizer.build(self.trainable_variables)
 
@@ -183,7 +235,8 @@ class BertTask(keras.Model):
         preprocess: no preprocessor, or `x` already packed (token ids, not strings).
         `materialize=True` preprocesses in-memory text now, once (see `MATERIALIZE_LIMIT`):
         right for one pass (`predict`, `evaluate`), not for `fit`, where masks must change
-        every epoch.
+        every epoch. Inside `fit`, in-memory examples (or windows) come in `training_batches`:
+        global batches for the model's strategy, reshuffled every epoch with fit's `seed`.
         """
         if self.preprocessor is None:
             self._check_packed(x)
@@ -202,18 +255,27 @@ class BertTask(keras.Model):
             if y is not None:
                 self.check_labels(y)
             parts = tuple(part for part in (x, y, sample_weight) if part is not None)
-            dataset = tf.data.Dataset.from_tensor_slices(parts)
+            examples = tf.data.Dataset.from_tensor_slices(parts)
             limit = self.materialize_limit
-            materialize = materialize and (limit is None or int(dataset.cardinality()) <= limit)
-            if shuffle and not materialize:
-                dataset = dataset.shuffle(int(dataset.cardinality()), reshuffle_each_iteration=True)
-            dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
+            materialize = materialize and (limit is None or int(examples.cardinality()) <= limit)
+            batch_size = batch_size or DEFAULT_BATCH_SIZE
+            dataset = examples.batch(batch_size) if materialize else self._batches(examples, batch_size, shuffle)
         preprocess = self._traced_preprocessor()
         if materialize and not isinstance(x, tf.data.Dataset):
-            return _preprocessed_now(dataset, preprocess, batch_size or DEFAULT_BATCH_SIZE, shuffle)
-        return dataset.map(
-            lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE
-        ).prefetch(tf.data.AUTOTUNE)
+            return self._batches(_preprocessed_now(dataset, preprocess), batch_size, shuffle)
+        # A preprocessor drawing from its own `tf.random.Generator` (random masks) runs one batch
+        # at a time: batches in parallel would take the generator's states in a racy order, and
+        # the same seed would not give the same masks.
+        parallel = None if hasattr(self.preprocessor, "random_generator") else tf.data.AUTOTUNE
+        return dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=parallel).prefetch(tf.data.AUTOTUNE)
+
+    def _batches(self, examples, batch_size, shuffle):
+        """`examples` (unbatched) in batches: inside `fit`, `training_batches` with fit's seed
+        (the last batch dropped on a TPU); otherwise all of them, reshuffled each pass with `shuffle`."""
+        fit_input = getattr(self, "_fit_input", None)
+        if fit_input is None:
+            return training_batches(examples, batch_size, self.distribute_strategy, shuffle, drop_remainder=False)
+        return training_batches(examples, batch_size, self.distribute_strategy, shuffle, fit_input["seed"])
 
     def _traced_preprocessor(self):
         """The preprocessor as one `tf.function`, kept across calls: each `fit`/`predict`
@@ -243,15 +305,36 @@ class BertTask(keras.Model):
                 "length is unknown. Pass steps_per_epoch= to fit(), or compile with "
                 "bert_optimizer(learning_rate, num_train_steps=...)."
             )
-        set_num_train_steps(self.optimizer, int(self.optimizer.iterations.numpy()) + epochs * steps)
+        updates = updates_after(self.optimizer, epochs * steps)
+        if updates == 0:
+            raise ValueError(
+                f"This fit makes no optimizer update: {epochs} x {steps} batches, fewer than the optimizer's "
+                "gradient_accumulation_steps. Train on more batches, or accumulate fewer."
+            )
+        set_num_train_steps(self.optimizer, updates)
         self._schedule_owned_by_fit = True
 
     # === Keras entry points on raw text ===
     def fit(self, x=None, y=None, batch_size=None, epochs=1, sample_weight=None,
-            validation_data=None, shuffle=True, steps_per_epoch=None, **kwargs):
-        """Keras `fit` that also takes raw text (see `make_dataset`)."""
+            validation_data=None, shuffle=True, steps_per_epoch=None, seed=None, **kwargs):
+        """Keras `fit` that also takes raw text (see `make_dataset`).
+
+        `batch_size` is the global batch, split among the replicas of the model's strategy.
+        `seed` seeds the shuffle of in-memory text (needed, and the same on every worker, for
+        multi-worker training).
+
+        Example:
+            >>> model.fit(texts, labels, batch_size=32, epochs=3, seed=1)
+        """
         self._check_compiled("fit")
-        dataset = self.make_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
+        self._decide_jit_compile()
+        # What only fit's batches need, seen by `_batches` (task subclasses forward make_dataset's
+        # arguments, not these).
+        self._fit_input = {"seed": seed}
+        try:
+            dataset = self.make_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
+        finally:
+            self._fit_input = None
         if validation_data is not None and self.preprocessor is not None:
             if isinstance(validation_data, tf.data.Dataset):
                 validation_data = self.make_dataset(validation_data)
@@ -276,6 +359,7 @@ class BertTask(keras.Model):
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         """Keras `evaluate` that also takes raw text."""
         self._check_compiled("evaluate")
+        self._decide_jit_compile()
         if kwargs.get("_use_cached_eval_dataset"):
             # Called by Keras' fit on `validation_data`, which fit already preprocessed.
             return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
@@ -286,6 +370,8 @@ class BertTask(keras.Model):
 
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict` that also takes raw text; returns the head's outputs."""
+        if self.compiled:
+            self._decide_jit_compile()
         dataset = self.make_dataset(x, batch_size=batch_size, materialize=True)
         if dataset is None:
             return super().predict(x, batch_size=batch_size, **kwargs)
@@ -343,18 +429,15 @@ class BertTask(keras.Model):
         assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))
 
 
-def _preprocessed_now(batches, preprocess, batch_size, shuffle=False):
-    """Runs `preprocess` eagerly on each batch of raw text; the output rows, batched (and
-    reshuffled every epoch with `shuffle`), as an in-memory dataset (its iterator starts in
-    milliseconds). A batch may give more rows than texts (question-answering windows)."""
+def _preprocessed_now(batches, preprocess):
+    """Runs `preprocess` eagerly on each batch of raw text; the output rows as an unbatched
+    in-memory dataset (its iterator starts in milliseconds). A batch may give more rows than
+    texts (question-answering windows)."""
     # One concrete function for every batch size, the trace tf.data would use.
     concrete = preprocess.get_concrete_function(*batches.element_spec)
     outputs = [keras.tree.map_structure(np.asarray, concrete(*batch)) for batch in batches]
     rows = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
-    dataset = tf.data.Dataset.from_tensor_slices(rows)
-    if shuffle:
-        dataset = dataset.shuffle(len(keras.tree.flatten(rows)[0]), reshuffle_each_iteration=True)
-    return dataset.batch(batch_size)
+    return tf.data.Dataset.from_tensor_slices(rows)
 
 
 class _TracedPreprocessor:

@@ -22,6 +22,15 @@ square root of the *uncorrected* second moment, which acts as `epsilon / sqrt(1 
 (30x epsilon at the first step, 2x after 300) and damps small gradients; `BertAdamW` adds it
 to the bias-corrected one. Google's `AdamWeightDecayOptimizer` used no bias correction at all.
 
+Two more differences from a plain Keras optimizer. With `gradient_accumulation_steps=N`,
+Keras updates once per N batches but calls the schedule with its batch counter; `BertAdamW`
+calls it with the update count (`iterations`), so N batches of 8 train as batches of 8 N,
+schedule and all. Under a multi-replica `tf.distribute` strategy Keras clips each replica's
+share of the gradient before summing them; `BertAdamW` sums first (`sum_over_replicas`), so
+the global norm is that of the whole batch's gradient, as on one device. It also adds up the
+repeated rows of an embedding's sparse gradient before the norm, which Keras (and TF's
+`clip_by_global_norm`, as the original used it off TPU) squares one repeat at a time.
+
 Example:
     >>> optimizer = bert_optimizer(learning_rate=2e-5)       # steps not known yet
     >>> needs_num_train_steps(optimizer)
@@ -36,8 +45,10 @@ import numbers
 import re
 
 import keras
+import tensorflow as tf
 from keras import ops
 
+from keras_bert_suite.training.distribute import sum_over_replicas
 from keras_bert_suite.training.schedules import WarmupLinearDecay
 
 # Substrings of `variable.name` that are never decayed: LayerNorm scale/offset and biases.
@@ -79,6 +90,23 @@ class BertAdamW(keras.optimizers.AdamW):
             var_names=[re.escape(name) for name in self.weight_decay_exclusions]
         )
 
+    def apply(self, grads, trainable_variables=None):
+        """Keras' `apply` on the gradients summed over the replicas, each embedding row once:
+        clipping and accumulation then see the whole global batch's gradient."""
+        grads = [_with_rows_once(gradient) for gradient in sum_over_replicas(grads)]
+        return super().apply(grads, trainable_variables)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        # Keras' sum over replicas, after clipping; `apply` summed them before.
+        return list(grads_and_vars)
+
+    def _get_current_learning_rate(self):
+        # Keras calls a schedule with its batch counter, BERT's counts updates; they differ
+        # with gradient accumulation.
+        if isinstance(self._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            return self._learning_rate(self.iterations)
+        return super()._get_current_learning_rate()
+
     def update_step(self, gradient, variable, learning_rate):
         """One Adam step as PyTorch takes it: `lr * m_hat / (sqrt(v_hat) + epsilon)`."""
         lr = ops.cast(learning_rate, variable.dtype)
@@ -96,6 +124,17 @@ class BertAdamW(keras.optimizers.AdamW):
         config = super().get_config()
         config["weight_decay_exclusions"] = list(self.weight_decay_exclusions)
         return config
+
+
+def _with_rows_once(gradient):
+    """An embedding's sparse gradient with each row once, its repeats added up. Keras' global
+    norm squares the rows as they come, so a token seen k times in a batch (`[CLS]` in every
+    sequence) counted k squares instead of the square of their sum."""
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    rows, position = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+    return tf.IndexedSlices(values, rows, gradient.dense_shape)
 
 
 def _check_range(name, value, low, high, low_inclusive, high_inclusive, hint):
@@ -123,6 +162,7 @@ def bert_optimizer(
     beta_1=0.9,
     beta_2=0.999,
     schedule="linear",
+    gradient_accumulation_steps=None,
     **kwargs,
 ):
     """Returns Google BERT's fine-tuning/pre-training optimizer as a `BertAdamW`.
@@ -139,8 +179,13 @@ def bert_optimizer(
         beta_1, beta_2: Adam moment decay rates.
         schedule: the decay after warmup: "linear" (from the peak, the default) or
             "google" (the original's line from step 0); see `WarmupLinearDecay`.
-        **kwargs: passed to `keras.optimizers.AdamW` (e.g. `gradient_accumulation_steps`;
-            the schedule then counts micro-batches, which is what `iterations` counts).
+        gradient_accumulation_steps: N > 1 averages the gradients of N batches into one
+            update, clipped as one gradient: batches of b train as batches of N x b with 1/N
+            of the memory. `num_train_steps` and the schedule count updates. None or 1: off.
+        **kwargs: passed to `keras.optimizers.AdamW`.
+
+    Example:
+        >>> optimizer = bert_optimizer(2e-5, gradient_accumulation_steps=4)  # fit(batch_size=8): 32 per update
     """
     _check_range("learning_rate", learning_rate, 0.0, math.inf, False, False,
                  "BERT fine-tuning uses 2e-5 to 5e-5; pre-training 1e-4.")
@@ -152,6 +197,10 @@ def bert_optimizer(
     if clipnorm is not None:
         _check_range("clipnorm", clipnorm, 0.0, math.inf, False, False,
                      "Google clips to a global norm of 1.0; pass None to disable clipping.")
+    steps = gradient_accumulation_steps
+    if steps is not None and not (isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps >= 1):
+        raise ValueError(f"bert_optimizer: `gradient_accumulation_steps` must be None or an integer >= 1 "
+                         f"(batches per update), found {gradient_accumulation_steps!r}.")
     schedule = WarmupLinearDecay(
         learning_rate, num_train_steps=num_train_steps, warmup_ratio=warmup_ratio, schedule=schedule
     )
@@ -162,18 +211,24 @@ def bert_optimizer(
         beta_2=beta_2,
         epsilon=epsilon,
         global_clipnorm=clipnorm,
+        gradient_accumulation_steps=steps if steps != 1 else None,
         **kwargs,
     )
+
+
+def _unwrapped(optimizer):
+    """The optimizer inside wrappers such as `LossScaleOptimizer`."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
 
 
 def _warmup_linear_decay_of(optimizer):
     """The optimizer's `WarmupLinearDecay`, looking through wrappers such as
     `LossScaleOptimizer`; None when it uses another learning rate."""
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
     # Keras 3 keeps the schedule object only in this attribute; the public
     # `learning_rate` property evaluates it.
-    schedule = getattr(optimizer, "_learning_rate", None)
+    schedule = getattr(_unwrapped(optimizer), "_learning_rate", None)
     return schedule if isinstance(schedule, WarmupLinearDecay) else None
 
 
@@ -201,3 +256,17 @@ def set_num_train_steps(optimizer, num_train_steps):
             f"`needs_num_train_steps(optimizer)` first."
         )
     schedule.set_num_train_steps(num_train_steps)
+
+
+def updates_after(optimizer, batches):
+    """The optimizer's update count once it has trained on `batches` more batches: one
+    update per batch, or per `gradient_accumulation_steps` batches.
+
+    Example:
+        >>> updates_after(bert_optimizer(gradient_accumulation_steps=4), 3 * 10)   # 3 epochs of 10 batches
+        7
+    """
+    optimizer = _unwrapped(optimizer)
+    # `iterations` counts updates; Keras keeps the batches seen (the count it divides) here.
+    batches_seen = int(optimizer._iterations.numpy())
+    return (batches_seen + batches) // (optimizer.gradient_accumulation_steps or 1)
