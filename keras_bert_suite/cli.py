@@ -6,6 +6,8 @@ line of its docstring is the subcommand's help. A bad data file or flag ends wit
 
 Example:
     $ kbs classify --task mrpc --data-dir glue_data/MRPC --output-dir out/mrpc --do-train --do-eval
+    $ kbs squad --train-file train-v1.1.json --output-dir out/squad --do-train \
+        --strategy mirrored --batch-size 64 --precision mixed_float16   # every GPU, global batch 64
     $ kbs squad-eval dev-v1.1.json out/squad/predictions.json
     $ kbs presets
     >>> main(["presets"])

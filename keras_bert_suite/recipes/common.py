@@ -1,15 +1,19 @@
 """What every recipe shares: the common command-line flags, the task model, the training report.
 
 The flags keep the names of the original scripts (`--max-seq-length`, `--do-train`,
-...). `build_task_model` and `load_task_model` give the recipe's model from those flags.
+...), plus how to train: `--strategy`/`--tpu` (devices), `--precision`, `--remat`,
+`--gradient-accumulation-steps`, `--jit-compile` and `--steps-per-execution`.
+`build_task_model` and `load_task_model` give the recipe's model from those flags, built
+inside the strategy's scope.
 `training_callbacks(output_dir)` gives Keras progress plus TensorBoard logs in
 `output_dir/logs` and, when training ends, `training_curves.png` and `history.json`.
 
 Example:
     >>> parser = argparse.ArgumentParser()
     >>> add_common_arguments(parser, learning_rate=2e-5)
-    >>> args = parser.parse_args(["--output-dir", "out", "--do-train"])
-    >>> model = build_task_model(BertClassifier, args, num_classes=2)
+    >>> args = parser.parse_args(["--output-dir", "out", "--do-train", "--strategy", "mirrored"])
+    >>> model = build_task_model(BertClassifier, args, num_classes=2)   # every local GPU
+    >>> model.fit(texts, labels, batch_size=args.batch_size, seed=args.seed)
     >>> callbacks = training_callbacks(args.output_dir)   # pass to model.fit(...)
 """
 
@@ -20,11 +24,24 @@ import pathlib
 import keras
 
 from keras_bert_suite.presets import DEFAULT_PRESET
-from keras_bert_suite.training import bert_optimizer
+from keras_bert_suite.training import STRATEGIES, bert_optimizer, get_strategy
 from keras_bert_suite.training.schedules import SCHEDULES
 from keras_bert_suite.utils import atomic_path, atomic_write_text
 
 MODEL_FILE = "model.keras"  # the fine-tuned model every recipe saves in --output-dir
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return value
 
 
 def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rate=5e-5, epochs=3):
@@ -35,7 +52,9 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
                         help="folder for the fine-tuned model, predictions, metrics and logs")
     parser.add_argument("--max-seq-length", type=int, default=max_seq_length,
                         help="word pieces per sequence after packing ([CLS], [SEP] included)")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per training step")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                        help="GLOBAL batch: examples per training step over all devices and machines (each of "
+                        "R replicas takes batch/R); with --gradient-accumulation-steps N an update averages N of them")
     parser.add_argument("--eval-batch-size", type=int, default=None,
                         help="examples per step when evaluating and predicting (None: --batch-size)")
     parser.add_argument("--learning-rate", type=float, default=learning_rate, help="peak AdamW learning rate")
@@ -51,12 +70,44 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
     parser.add_argument("--do-train", action="store_true", help="fine-tune on the training split")
     parser.add_argument("--do-eval", action="store_true", help="score the dev split")
     parser.add_argument("--do-predict", action="store_true", help="write predictions for the test split")
+    add_training_arguments(parser)
+
+
+def add_training_arguments(parser):
+    """Adds the flags that choose the devices and trade memory for speed."""
+    group = parser.add_argument_group("devices, memory and speed (README: Training on many devices)")
+    group.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                       help="auto: every local GPU mirrored if more than one, else one device; one_device; "
+                       "mirrored: every local GPU; multi_worker: the machines in TF_CONFIG; tpu: the TPU of --tpu")
+    group.add_argument("--tpu", default=None,
+                       help="with --strategy tpu: the TPU's name, grpc:// address, or 'local' on a TPU VM")
+    group.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="mixed_float16 (GPUs, loss-scaled) or mixed_bfloat16 (TPUs, recent GPUs) compute in "
+                       "16 bits with float32 weights: about half the activation memory, faster on tensor cores")
+    group.add_argument("--gradient-accumulation-steps", type=positive_int, default=1,
+                       help="average the gradients of N batches into one update: an update of N x --batch-size "
+                       "examples with the memory of one batch, N times the steps")
+    group.add_argument("--remat", action="store_true",
+                       help="recompute each encoder layer in the backward pass: less activation memory "
+                       "(longer sequences, bigger batches), about a third more compute")
+    group.add_argument("--jit-compile", choices=tuple(JIT_COMPILE), default="auto",
+                       help="XLA-compile the train step; auto: on a single GPU (a TPU always compiles with "
+                       "XLA; on a CPU it compiles slowly and runs no faster; several GPUs cannot)")
+    group.add_argument("--steps-per-execution", type=positive_int, default=1,
+                       help="train steps per call into TensorFlow: fewer host round trips (TPUs, small "
+                       "models); logs and callbacks then see every N-th step")
 
 
 def recipe_optimizer(args):
-    """BERT's optimizer at the recipe's `--learning-rate`, `--warmup-ratio`, `--schedule`, `--adam-epsilon`."""
+    """BERT's optimizer at the recipe's `--learning-rate`, `--warmup-ratio`, `--schedule`, `--adam-epsilon`
+    and `--gradient-accumulation-steps`."""
     return bert_optimizer(args.learning_rate, warmup_ratio=args.warmup_ratio, schedule=args.schedule,
-                          epsilon=args.adam_epsilon)
+                          epsilon=args.adam_epsilon, gradient_accumulation_steps=args.gradient_accumulation_steps)
+
+
+def recipe_strategy(args):
+    """The `tf.distribute` strategy of `--strategy` and `--tpu` (made once per process)."""
+    return get_strategy(args.strategy, args.tpu)
 
 
 def formatter():
@@ -84,7 +135,9 @@ def load_trained_model(path, model_class, wanted="", suits=lambda model: True):
 
 
 def build_task_model(task_class, args, **from_preset_kwargs):
-    """A fresh `task_class` on `--preset`, seeded with `--seed`, compiled with `recipe_optimizer`.
+    """A fresh `task_class` on `--preset`, seeded with `--seed`, compiled with `recipe_optimizer`,
+    inside the scope of `recipe_strategy`; in `--precision`, with `--remat`, `--jit-compile` and
+    `--steps-per-execution`.
 
     Sequences are cut at `--max-seq-length` unless `from_preset_kwargs` sets `sequence_length`;
     the other kwargs go to `from_preset` as they are (e.g. `num_classes`, a `preprocessor`).
@@ -92,9 +145,13 @@ def build_task_model(task_class, args, **from_preset_kwargs):
     Example:
         >>> model = build_task_model(BertMultipleChoice, args, num_choices=4)
     """
+    strategy = recipe_strategy(args)  # first: a cluster or TPU is joined before TensorFlow starts
     keras.utils.set_random_seed(args.seed)
-    model = task_class.from_preset(args.preset, **{"sequence_length": args.max_seq_length, **from_preset_kwargs})
-    model.compile(optimizer=recipe_optimizer(args))
+    options = {"sequence_length": args.max_seq_length, "dtype": args.precision, "remat": args.remat}
+    with strategy.scope():
+        model = task_class.from_preset(args.preset, **{**options, **from_preset_kwargs})
+        model.compile(optimizer=recipe_optimizer(args), jit_compile=JIT_COMPILE[args.jit_compile],
+                      steps_per_execution=args.steps_per_execution)
     return model
 
 
@@ -104,7 +161,8 @@ def load_task_model(task_class, args, build=None, wanted="", suits=lambda model:
     Without that file, `build()` gives the model, announced as "No out/model.keras: scoring
     the preset ... as it is." (`doing` names what the recipe does with it); with `build`
     None, `load_trained_model` raises for the missing file. `wanted` and `suits` are
-    `load_trained_model`'s.
+    `load_trained_model`'s. The model loads inside the scope of `recipe_strategy`, with the
+    precision and compile settings it was trained with.
 
     Example:
         >>> model = load_task_model(BertMultipleChoice, args, lambda: build_task_model(
@@ -114,7 +172,8 @@ def load_task_model(task_class, args, build=None, wanted="", suits=lambda model:
     if build is not None and not path.is_file():
         print(f"No {path}: {doing} the preset {args.preset} as it is.")
         return build()
-    model = load_trained_model(path, task_class, wanted, suits)
+    with recipe_strategy(args).scope():
+        model = load_trained_model(path, task_class, wanted, suits)
     model.preprocessor.sequence_length = args.max_seq_length
     return model
 

@@ -244,7 +244,7 @@ def run(args):
     if args.do_train:
         model = build_model(args, labels)
         model.fit(model_inputs(train), label_ids(train, labels), batch_size=args.batch_size, epochs=args.epochs,
-                  callbacks=training_callbacks(args.output_dir))
+                  seed=args.seed, callbacks=training_callbacks(args.output_dir))
         save_model(model, args.output_dir / MODEL_FILE)
         atomic_write_text(args.output_dir / LABELS_FILE, json.dumps(labels) + "\n")
     else:

@@ -117,7 +117,7 @@ def train(args, sentences, dev_sentences):
         dev_words, dev_tags = words_and_tags(dev_sentences)
         if {tag for sentence_tags in dev_tags for tag in sentence_tags} <= set(labels):
             validation = (dev_words, tag_ids(dev_tags, labels))
-    model.fit(words, tag_ids(tags, labels), batch_size=args.batch_size, epochs=args.epochs,
+    model.fit(words, tag_ids(tags, labels), batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
               validation_data=validation, callbacks=training_callbacks(args.output_dir))
     save_model(model, args.output_dir / MODEL_FILE)
     return model

@@ -120,7 +120,7 @@ def train(model, examples, args):
     x = ([example.question for example in examples], [example.context for example in examples])
     y = {"answer_chars": answer_word_chars(examples),
          "answer_texts": [example.answers[0]["text"] if not example.is_impossible else "" for example in examples]}
-    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
+    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, seed=args.seed,
               callbacks=training_callbacks(args.output_dir))
     save_model(model, args.output_dir / MODEL_FILE)
 

@@ -130,7 +130,7 @@ def run(args):
     if args.do_train:
         validation = (model_inputs(dev), gold_labels(dev)) if dev else None
         model.fit(model_inputs(train), gold_labels(train), batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, callbacks=training_callbacks(args.output_dir))
+                  seed=args.seed, validation_data=validation, callbacks=training_callbacks(args.output_dir))
         save_model(model, args.output_dir / MODEL_FILE)
     metrics = {}
     if dev:
