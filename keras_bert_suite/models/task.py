@@ -292,10 +292,11 @@ class BertTask(keras.Model):
         if not (needs_num_train_steps(self.optimizer) or self._schedule_owned_by_fit):
             return
         steps = steps_per_epoch
-        if steps is None and dataset is not None:
-            cardinality = int(dataset.cardinality())
+        source = dataset if dataset is not None else (x if isinstance(x, tf.data.Dataset) else None)
+        if steps is None and source is not None:
+            cardinality = int(source.cardinality())
             steps = cardinality if cardinality > 0 else None
-        if steps is None and dataset is None:
+        if steps is None and source is None:
             first = x["token_ids"] if isinstance(x, dict) else x
             if hasattr(first, "shape") and first.shape[0] is not None:
                 steps = math.ceil(int(first.shape[0]) / (batch_size or DEFAULT_BATCH_SIZE))
@@ -351,7 +352,8 @@ class BertTask(keras.Model):
             warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
             if dataset is None:
                 return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
-                                   validation_data=validation_data, shuffle=shuffle,
+                                   validation_data=validation_data,
+                                   shuffle=shuffle and not isinstance(x, tf.data.Dataset),
                                    steps_per_epoch=steps_per_epoch, **kwargs)
             return super().fit(dataset, epochs=epochs, validation_data=validation_data, shuffle=False,
                                steps_per_epoch=steps_per_epoch, **kwargs)
