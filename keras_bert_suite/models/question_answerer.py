@@ -150,9 +150,10 @@ class BertQuestionAnswerer(BertTask):
         elif self.preprocessor is None or not is_string_input(x):
             return super().make_dataset(x, y, sample_weight, batch_size, shuffle, materialize)
         x = _as_pair(x)
-        self.preprocessor.check_questions_fit(x[0])
         if y is not None and not _is_labelled(y):
-            x, y = self.preprocessor.labelled(*x, y)
+            x, y = self.preprocessor.labelled(*x, y)  # checks the questions fit
+        else:
+            self.preprocessor.check_questions_fit(x[0])
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype="float32")
             if sample_weight.shape != (len(x[0]),):

@@ -18,7 +18,8 @@ def string_spec(name, shape=(None,)):
 
 
 class TaskPostprocessor:
-    """Holds the task model; subclasses define `serving_function(**options)`."""
+    """Holds the task model. Subclasses define `serving_function(**options)` returning
+    `(input_signature, fn)`; its keyword arguments are the task's serving options."""
 
     def __init__(self, model):
         self.model = model
@@ -31,7 +32,3 @@ class TaskPostprocessor:
                 "built without one. Build it with from_preset(...) or pass preprocessor=... to its constructor."
             )
         return self.model.preprocessor
-
-    def serving_function(self, **options):
-        """`(input_signature, fn)`; see `BertTask.serving_function`."""
-        raise NotImplementedError(f"{type(self).__name__} must define serving_function().")

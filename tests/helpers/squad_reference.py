@@ -24,9 +24,10 @@ Example:
 import collections
 import dataclasses
 import math
-import unicodedata
 
 import numpy as np
+
+from tests.tokenizers.google_reference import GoogleFullTokenizer
 
 DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
 ReferencePredictions = collections.namedtuple("ReferencePredictions", ["predictions", "nbest", "null_odds"])
@@ -157,48 +158,9 @@ def reference_features(examples, tokenize, **options):
 
 # === Decoding (`write_predictions`) ===
 
-def _is_punctuation(char):
-    code = ord(char)
-    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
-        return True
-    return unicodedata.category(char).startswith("P")
-
-
-def _is_cjk(code):
-    return (
-        0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
-        or 0x2A700 <= code <= 0x2B73F or 0x2B740 <= code <= 0x2B81F or 0x2B820 <= code <= 0x2CEAF
-        or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F
-    )
-
-
 def basic_tokenize(text, do_lower_case):
-    """Google's `BasicTokenizer`: clean, split CJK, lowercase + strip accents, split punctuation."""
-    chars = []
-    for char in text:
-        code = ord(char)
-        if char in "\t\n\r " or unicodedata.category(char) == "Zs":
-            chars.append(" ")
-        elif code == 0 or code == 0xFFFD or unicodedata.category(char) in ("Cc", "Cf"):
-            continue
-        elif _is_cjk(code):
-            chars.append(f" {char} ")
-        else:
-            chars.append(char)
-    tokens = []
-    for word in "".join(chars).split():
-        if do_lower_case:
-            word = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
-        current = ""
-        for char in word:
-            if _is_punctuation(char):
-                tokens.extend([current, char] if current else [char])
-                current = ""
-            else:
-                current += char
-        if current:
-            tokens.append(current)
-    return tokens
+    """Google's `BasicTokenizer`, from the independent transcription of `tokenization.py`."""
+    return GoogleFullTokenizer([], lowercase=do_lower_case).basic_tokens(text)
 
 
 def _strip_spaces(text):
