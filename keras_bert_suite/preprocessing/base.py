@@ -15,13 +15,15 @@ import tensorflow as tf
 
 from keras_bert_suite.preprocessing.segment_packer import pack_segments
 from keras_bert_suite.tokenizers import WordPieceTokenizer
+from keras_bert_suite.tokenizers.wordpiece import encode_python_text
 
 
 def to_string_tensor(texts, what="text"):
     """A 1-D tf.string tensor from a str, list/array of str or string tensor."""
     if isinstance(texts, str):
         texts = [texts]
-    tensor = tf.convert_to_tensor(texts) if not isinstance(texts, tf.Tensor) else texts
+    # Python str (lone surrogates included) as WordPieceTokenizer reads them.
+    tensor = tf.convert_to_tensor(encode_python_text(texts)) if not isinstance(texts, tf.Tensor) else texts
     if tensor.dtype != tf.string:
         raise TypeError(f"Expected {what} as strings, found dtype {tensor.dtype.name}.")
     return tensor

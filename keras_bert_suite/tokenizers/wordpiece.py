@@ -16,8 +16,10 @@ Example:
 """
 
 import re
+import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -26,7 +28,13 @@ from keras_bert_suite.tokenizers.flat_ops import row_ids
 from keras_bert_suite.tokenizers.normalization import BasicTokenizer
 from keras_bert_suite.tokenizers.vocabulary_file import load_vocabulary
 
-SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]")
+SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]")  # every task packs with these
+MASK_TOKEN = "[MASK]"  # only masked-LM and pretraining tasks need it
+# Google's tokenizer keeps a lone surrogate (a Python str may hold one; UTF-8 cannot) as an
+# ordinary character, so its word becomes [UNK]. A noncharacter, which no vocabulary holds,
+# does the same in every step (not whitespace, control, punctuation or CJK; no case, no accent).
+SURROGATE_STAND_IN = "\ufdd0"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_suite")
@@ -36,13 +44,15 @@ class WordPieceTokenizer(keras.layers.Layer):
     A Python `str` or a scalar string tensor gives a 1-D int32 tensor; a list of strings
     or a 1-D string tensor gives an int32 `tf.RaggedTensor` `[batch, None]` (a string
     tensor of higher rank, or a ragged one, gains one ragged dimension). Bytes that are
-    not valid UTF-8 decode to U+FFFD, which Google's cleaning drops. A "[CLS]" typed in
-    the text is ordinary text. The character tables come from the running Python's
+    not valid UTF-8 decode to U+FFFD, which Google's cleaning drops. A lone surrogate in
+    a Python `str` ("a\\ud800b") is one character no piece matches, so its word is the
+    unknown token, as in Google's code. A "[CLS]" typed in the text is ordinary text. The character tables come from the running Python's
     `unicodedata` (Unicode 14.0.0 on Python 3.11), as Google's code does.
 
     Args:
         vocabulary: path of a `vocab.txt` (one token per line) or a list of tokens.
-            It must hold `[PAD]`, `[CLS]`, `[SEP]`, `[MASK]` and `unknown_token`.
+            It must hold `[PAD]`, `[CLS]`, `[SEP]` and `unknown_token`; without `[MASK]`
+            it loads with a warning, and `mask_token_id` (masked LM, pretraining) raises.
         lowercase: lowercase the text (Google's `do_lower_case`, for uncased models).
         strip_accents: NFD and drop nonspacing marks. `None`: same as `lowercase`,
             which is what Google does; `True`/`False` overrides it.
@@ -81,6 +91,11 @@ class WordPieceTokenizer(keras.layers.Layer):
                 f"vocabulary holds {list(SPECIAL_TOKENS)} and the unknown token "
                 f"{unknown_token!r}; use the vocab.txt that came with the checkpoint."
             )
+        if MASK_TOKEN not in self._vocabulary.index:
+            warnings.warn(
+                f"{self._vocabulary.source} has no {MASK_TOKEN} token: classification, tagging, multiple "
+                "choice and question answering work; masked-LM and pretraining tasks refuse it.", stacklevel=2,
+            )
         self.lowercase = lowercase
         self.strip_accents = strip_accents
         self.max_input_chars_per_word = max_input_chars_per_word
@@ -91,7 +106,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         # Words longer than `max_input_chars_per_word` never reach it (see `_tokenize`),
         # so its byte limit only has to let every shorter word through.
         self._wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=list(self._vocabulary.tokens),
+            vocab=self._vocabulary.matchable_tokens(),
             suffix_indicator=suffix_indicator,
             max_bytes_per_word=4 * max_input_chars_per_word,
             token_out_type=tf.int32,
@@ -236,7 +251,12 @@ class WordPieceTokenizer(keras.layers.Layer):
 
     @property
     def mask_token_id(self):
-        return self.token_to_id("[MASK]")
+        if MASK_TOKEN not in self._vocabulary.index:
+            raise ValueError(
+                f"{self._vocabulary.source} has no {MASK_TOKEN} token, which masked-LM and pretraining "
+                "tasks need. Use the vocab.txt that came with the checkpoint, or add a [MASK] line."
+            )
+        return self.token_to_id(MASK_TOKEN)
 
     @property
     def unk_token_id(self):
@@ -259,6 +279,26 @@ class WordPieceTokenizer(keras.layers.Layer):
         return config
 
 
+def encode_python_text(value):
+    """`value` with every Python `str` in it (in lists, tuples, object or unicode arrays) as
+    UTF-8 bytes, lone surrogates as `SURROGATE_STAND_IN`; anything else as it is.
+
+    `tf.convert_to_tensor` and `tf.data` refuse a `str` holding a lone surrogate; the bytes
+    tokenize as Google's tokenizer treats the `str`.
+
+    Example:
+        >>> encode_python_text(["a\\ud800b", 3])
+        [b'a\\xef\\xb7\\x90b', 3]
+    """
+    if isinstance(value, str):
+        return _SURROGATES.sub(SURROGATE_STAND_IN, value).encode("utf-8")
+    if isinstance(value, (list, tuple)):
+        return type(value)(encode_python_text(item) for item in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "UO" and value.size:
+        return np.frompyfunc(encode_python_text, 1, 1)(value)
+    return value
+
+
 def _as_string_tensor(inputs):
     """Python strings, lists, arrays and tensors as a string `tf.Tensor`/`tf.RaggedTensor`."""
     if isinstance(inputs, (tf.Tensor, tf.RaggedTensor)):
@@ -267,7 +307,7 @@ def _as_string_tensor(inputs):
         strings = tf.constant([], tf.string)
     else:
         try:
-            strings = tf.convert_to_tensor(inputs)
+            strings = tf.convert_to_tensor(encode_python_text(inputs))
         except (TypeError, ValueError) as error:
             raise ValueError(
                 "WordPieceTokenizer takes a string, a list of strings or a string tensor; "
