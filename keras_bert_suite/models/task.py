@@ -13,6 +13,7 @@ Example:
 
 import inspect
 import math
+import random
 import warnings
 
 import keras
@@ -24,6 +25,7 @@ from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
 from keras_bert_suite.checkpoints.names import assign_weights
 from keras_bert_suite.models.backbone import BertBackbone
 from keras_bert_suite.preprocessing.base import is_string_input
+from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor, step_seeds
 from keras_bert_suite.presets import resolve_preset
 from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps, updates_after
 from keras_bert_suite.training.distribute import (
@@ -261,13 +263,38 @@ class BertTask(keras.Model):
             batch_size = batch_size or DEFAULT_BATCH_SIZE
             dataset = examples.batch(batch_size) if materialize else self._batches(examples, batch_size, shuffle)
         preprocess = self._traced_preprocessor()
+        dataset = self._with_mask_seeds(dataset)
         if materialize and not isinstance(x, tf.data.Dataset):
             return self._batches(_preprocessed_now(dataset, preprocess), batch_size, shuffle)
-        # A preprocessor drawing from its own `tf.random.Generator` (random masks) runs one batch
-        # at a time: batches in parallel would take the generator's states in a racy order, and
-        # the same seed would not give the same masks.
-        parallel = None if hasattr(self.preprocessor, "random_generator") else tf.data.AUTOTUNE
-        return dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=parallel).prefetch(tf.data.AUTOTUNE)
+        return dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+            tf.data.AUTOTUNE)
+
+    def _with_mask_seeds(self, batches):
+        """For a masking preprocessor, each batch as `(key, *parts)`, `key` = `mask_seed(seed, epoch,
+        step)`: the preprocessor's `seed` (else fit's, else a random one), fit's epoch (0 outside
+        fit) and the batch's step in it. Stateless keys: parallel maps, replicas and a resumed
+        epoch draw the same masks. Other batches come back as they are."""
+        if not isinstance(self.preprocessor, BertMaskedLMPreprocessor):
+            return batches
+        fit_input = getattr(self, "_fit_input", None)
+        seed = self.preprocessor.seed
+        if seed is None:
+            seed = fit_input["seed"] if fit_input is not None and fit_input["seed"] is not None else (
+                random.randrange(2**31))
+        epoch = self._mask_epoch().variable if fit_input is not None else 0
+        keyed = tf.data.Dataset.zip(batches, step_seeds(seed, epoch)).map(
+            lambda parts, key: (key, *(parts if isinstance(parts, tuple) else (parts,))))
+        length = int(batches.cardinality())
+        # The zip keeps the batches' length, which the schedule and Keras' progress read.
+        return keyed if length == tf.data.UNKNOWN_CARDINALITY else keyed.apply(
+            tf.data.experimental.assert_cardinality(length))
+
+    def _mask_epoch(self):
+        """The epoch `fit` is in, as a variable the mask keys read when an epoch's batches start."""
+        if getattr(self, "_mask_epoch_holder", None) is None:
+            # A plain holder, so Keras does not count the variable among the model's weights.
+            self._mask_epoch_holder = _MaskEpoch()
+        return self._mask_epoch_holder
 
     def _batches(self, examples, batch_size, shuffle):
         """`examples` (unbatched) in batches: inside `fit`, `training_batches` with fit's seed
@@ -355,6 +382,8 @@ class BertTask(keras.Model):
                                    validation_data=validation_data,
                                    shuffle=shuffle and not isinstance(x, tf.data.Dataset),
                                    steps_per_epoch=steps_per_epoch, **kwargs)
+            if isinstance(self.preprocessor, BertMaskedLMPreprocessor):
+                kwargs["callbacks"] = [self._mask_epoch(), *(kwargs.get("callbacks") or [])]
             return super().fit(dataset, epochs=epochs, validation_data=validation_data, shuffle=False,
                                steps_per_epoch=steps_per_epoch, **kwargs)
 
@@ -442,13 +471,30 @@ def _preprocessed_now(batches, preprocess):
     return tf.data.Dataset.from_tensor_slices(rows)
 
 
+class _MaskEpoch(keras.callbacks.Callback):
+    """Holds the epoch of `fit` in a CPU variable (read by the mask keys) and sets it as each
+    epoch begins, also the first epoch of a resumed fit."""
+
+    def __init__(self):
+        super().__init__()
+        with tf.device("/CPU:0"):  # tf.data runs on the CPU
+            self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="mask_epoch")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
 class _TracedPreprocessor:
-    """A preprocessor's `tf.function`, valid while the preprocessor and its settings stay."""
+    """A preprocessor's `tf.function`, valid while the preprocessor and its settings stay.
+    A masking preprocessor's takes the batch's mask key first (see `BertTask._with_mask_seeds`)."""
 
     def __init__(self, preprocessor):
         self.preprocessor = preprocessor
         self.settings = preprocessor.get_config()
-        self.function = tf.function(lambda *parts: preprocessor(*parts), autograph=False)
+        if isinstance(preprocessor, BertMaskedLMPreprocessor):
+            self.function = tf.function(lambda key, *parts: preprocessor(*parts, seed=key), autograph=False)
+        else:
+            self.function = tf.function(lambda *parts: preprocessor(*parts), autograph=False)
 
     def serves(self, preprocessor):
         # Settings are Python values baked into the trace, so a change needs a new one.

@@ -6,17 +6,18 @@ Masking follows the original `create_pretraining_data.py`: each sequence masks
 those, 80% become `[MASK]`, 10% a random token, 10% stay. Positions come back in
 increasing order, padded to `mask_selection_length` with weight 0.
 
-Masks are drawn inside `tf.data` from a `tf.random.Generator` the preprocessor
-owns, so every epoch sees new masks, also after `keras.utils.set_random_seed`
-(a seeded stateful op would replay the same masks each epoch). Pass `seed=` for a
-reproducible mask stream.
+Masks are stateless: every draw is keyed on a `[2]` int seed, `mask_seed(seed, epoch,
+step)`, so a batch gets the same masks whichever replica, worker or parallel `tf.data` call
+makes it, a run repeats exactly, and a resumed epoch draws the masks it drew before. `fit`
+pairs each batch with its key (`step_seeds`), so every epoch sees new masks. A direct call
+without `seed=` masks as step 0 of epoch 0 of the preprocessor's `seed` (a fresh random key
+when that is None).
 
 Example:
-    >>> preprocessor = BertMaskedLMPreprocessor.from_preset("minilm_l6_h384_uncased", sequence_length=64)
+    >>> preprocessor = BertMaskedLMPreprocessor.from_preset("minilm_l6_h384_uncased", sequence_length=64, seed=1)
     >>> x, mask_ids, mask_weights = preprocessor(["The quick brown fox jumps."])
+    >>> again = preprocessor(["The quick brown fox jumps."], seed=mask_seed(1, epoch=0, step=0))  # the same masks
 """
-
-import random
 
 import keras
 import tensorflow as tf
@@ -32,10 +33,33 @@ def count_to_mask(padding_mask, candidates, rate, cap):
     return tf.minimum(tf.minimum(count, cap), available)
 
 
-def choose_positions(candidates, count, cap, generator):
-    """A boolean `[b, L]` selection of `count[i]` random candidates per row, and their
-    positions in increasing order, padded with 0 to `[b, cap]`."""
-    scores = tf.where(candidates, generator.uniform(tf.shape(candidates)), 2.0)
+def mask_seed(seed, epoch, step):
+    """The `[2]` int64 key of the masks of batch `step` of `epoch` in a run seeded with `seed`."""
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    for data in (epoch, step):
+        key = tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64))
+    return key
+
+
+def step_seeds(seed, epoch=0):
+    """An endless `tf.data.Dataset` of `mask_seed(seed, epoch, step)` for step 0, 1, ...; zip it
+    with the batches. `epoch` may be a `tf.Variable`, read each time an iteration starts.
+
+    Example:
+        >>> batches = tf.data.Dataset.zip(texts.batch(32), step_seeds(1, epoch_variable))
+    """
+    def read_epoch(_):
+        return epoch.read_value() if isinstance(epoch, tf.Variable) else tf.constant(epoch, tf.int64)
+
+    return tf.data.Dataset.range(1).map(read_epoch).flat_map(
+        lambda at: tf.data.Dataset.counter().map(lambda step: mask_seed(seed, at, step)))
+
+
+def choose_positions(candidates, count, cap, uniform):
+    """A boolean `[b, L]` selection of `count[i]` random candidates per row (the lowest of
+    the `uniform` draws, `[b, L]` in [0, 1)), and their positions in increasing order, padded
+    with 0 to `[b, cap]`."""
+    scores = tf.where(candidates, uniform, 2.0)
     rank = tf.argsort(tf.argsort(scores, axis=1, stable=True), axis=1, stable=True)
     selected = rank < count[:, None]
     length = tf.shape(candidates)[1]
@@ -77,10 +101,6 @@ class BertMaskedLMPreprocessor(TaskPreprocessor):
         self.mask_token_rate = mask_token_rate
         self.random_token_rate = random_token_rate
         self.seed = seed
-        # Python's `random` is seeded by keras.utils.set_random_seed, so unseeded runs repeat too.
-        with tf.device("/CPU:0"):  # tf.data runs on the CPU; its state must live there.
-            self.random_generator = tf.random.Generator.from_seed(
-                seed if seed is not None else random.randrange(2**31))
 
     def pack_texts(self, x):
         """Tokenizes and packs texts or pairs (no masking)."""
@@ -88,27 +108,40 @@ class BertMaskedLMPreprocessor(TaskPreprocessor):
             return self.pack(self.tokenizer(to_string_tensor(x[0])), self.tokenizer(to_string_tensor(x[1])))
         return self.pack(self.tokenizer(to_string_tensor(x)))
 
-    def mask(self, packed):
-        """Masks packed inputs; returns `(x with mask_positions, mask_ids, mask_weights)`."""
-        tokenizer, generator = self.tokenizer, self.random_generator
+    def call_seed(self, seed):
+        """`seed` as a `[2]` int64 key; None: `mask_seed(self.seed, 0, 0)`, or a random key."""
+        if seed is not None:
+            return tf.cast(seed, tf.int64)
+        if self.seed is not None:
+            return mask_seed(self.seed, 0, 0)
+        return tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
+
+    def mask(self, packed, seed=None):
+        """Masks packed inputs with the `[2]` int key `seed` (see `call_seed`); returns
+        `(x with mask_positions, mask_ids, mask_weights)`."""
+        tokenizer = self.tokenizer
+        position_key, choice_key, token_key = tf.unstack(
+            tf.random.experimental.stateless_split(self.call_seed(seed), 3))
         token_ids = tf.convert_to_tensor(packed["token_ids"], tf.int32)
         special = [tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id]
         candidates = tf.logical_not(tf.reduce_any(token_ids[:, :, None] == tf.constant(special)[None, None], -1))
         candidates = tf.logical_and(candidates, tf.cast(packed["padding_mask"], tf.bool))
         count = count_to_mask(packed["padding_mask"], candidates, self.mask_selection_rate,
                               self.mask_selection_length)
-        selected, positions, in_use = choose_positions(candidates, count, self.mask_selection_length, generator)
+        uniform = tf.random.stateless_uniform(tf.shape(token_ids), position_key)
+        selected, positions, in_use = choose_positions(candidates, count, self.mask_selection_length, uniform)
         # 80% [MASK], 10% a random token (any id, as in the original), 10% unchanged.
-        choice = generator.uniform(tf.shape(token_ids))
-        random_ids = generator.uniform(tf.shape(token_ids), maxval=tokenizer.vocabulary_size(), dtype=tf.int32)
+        choice = tf.random.stateless_uniform(tf.shape(token_ids), choice_key)
+        random_ids = tf.random.stateless_uniform(tf.shape(token_ids), token_key, maxval=tokenizer.vocabulary_size(),
+                                                 dtype=tf.int32)
         replacement = tf.where(choice < self.mask_token_rate, tokenizer.mask_token_id,
                                tf.where(choice < self.mask_token_rate + self.random_token_rate, random_ids, token_ids))
         mask_ids = tf.where(in_use, tf.gather(token_ids, positions, batch_dims=1), 0)
         x = dict(packed, token_ids=tf.where(selected, replacement, token_ids), mask_positions=positions)
         return x, mask_ids, tf.cast(in_use, tf.float32)
 
-    def call(self, x, y=None, sample_weight=None):
-        return self.mask(self.pack_texts(x))
+    def call(self, x, y=None, sample_weight=None, seed=None):
+        return self.mask(self.pack_texts(x), seed)
 
     def get_config(self):
         config = super().get_config()

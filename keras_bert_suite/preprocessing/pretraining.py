@@ -15,8 +15,8 @@ from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor
 class BertPreTrainingPreprocessor(BertMaskedLMPreprocessor):
     """Masks like `BertMaskedLMPreprocessor`; `y` is the NSP label (0 IsNext, 1 random)."""
 
-    def call(self, x, y=None, sample_weight=None):
-        inputs, mask_ids, mask_weights = self.mask(self.pack_texts(x))
+    def call(self, x, y=None, sample_weight=None, seed=None):
+        inputs, mask_ids, mask_weights = self.mask(self.pack_texts(x), seed)
         if y is None:
             return inputs
         labels = tf.cast(y, tf.int32)

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_suite import BertMaskedLM, BertMaskedLMPreprocessor
+from keras_bert_suite.preprocessing.masked_lm import step_seeds
 from tests.helpers import task_harness as harness
 from tests.helpers.task_harness import BadInput, Single, TaskCase
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
@@ -90,11 +91,12 @@ def test_masks_follow_the_original_counts_and_never_touch_special_tokens():
         assert x["mask_positions"].shape == (3, 4)
 
 
-def test_every_pass_over_a_dataset_draws_new_masks_even_with_a_global_seed():
+def test_every_step_key_draws_new_masks_even_with_a_global_seed():
     keras.utils.set_random_seed(0)  # a seeded stateful op would replay the same masks each epoch
     preprocessor = _preprocessor(sequence_length=32, mask_selection_length=4)
-    dataset = tf.data.Dataset.from_tensor_slices([LONG, MIDDLE] * 4).batch(8).map(preprocessor)
-    first, second = (next(iter(dataset))[0]["mask_positions"].numpy() for _ in range(2))
+    dataset = tf.data.Dataset.zip(tf.data.Dataset.from_tensor_slices([LONG, MIDDLE] * 4).batch(8).repeat(2),
+                                  step_seeds(3)).map(lambda texts, key: preprocessor(texts, seed=key))
+    first, second = (x["mask_positions"].numpy() for x, _, _ in dataset)
     assert not np.array_equal(first, second)
 
 

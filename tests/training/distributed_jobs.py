@@ -153,8 +153,7 @@ def train(names, out):
 
 def task_models(preset, folder):
     """Each task model from `preset` and from its `.keras` file inside a mirrored scope, with
-    distributed variables; the masked LM (random masks from a generator made in the scope)
-    also trains there."""
+    distributed variables; the masked LM (stateless random masks) also trains there."""
     texts = ["the quick brown fox", "a lazy dog sleeps", "the red cat runs", "a happy tree grows"]
     cases = [
         (BertClassifier, dict(num_classes=2)),
