@@ -30,3 +30,4 @@ from keras_bert_suite.presets import DEFAULT_PRESET, list_presets
 from keras_bert_suite.tokenizers import WordPieceTokenizer
 from keras_bert_suite import training
 from keras_bert_suite import postprocessing  # registers each task's post-processing and serving
+from keras_bert_suite import export  # registers model.export's raw-string SavedModel

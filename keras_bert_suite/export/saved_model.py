@@ -35,6 +35,15 @@ windows, for SQuAD 2.0: predict "no answer" when `null_score - score` exceeds yo
 threshold. A context without pieces gets no window: answer "", offsets 0, `score` -inf and
 `null_score` +inf. Per-window logits are not served; `answer` in Python gives the n-best list.
 
+Every export also has the signature `serving_packed`: the model's packed int32 inputs
+(`token_ids`, `segment_ids`, `padding_mask` [b, sequence], and `mask_positions` [b, m] for a
+masked LM or pretraining model; [b, num_choices, sequence] for multiple choice) -> the head's
+outputs as `predict` gives them on packed input, float32: `logits` for a single-output head,
+`start_logits`/`end_logits` (question answering), `mlm_logits`/`nsp_logits` (pretraining). The
+text-level outputs above need the raw strings, so only `serving_default` has them. A task
+without a raw-text serving function (`BertPreTraining`) exports `serving_packed` alone, which
+is then also its `serving_default`.
+
 Each task model makes its own serving function (`model.serving_function(**options)`, from
 its post-processor in `keras_bert_suite.postprocessing`); this module only writes it out.
 
@@ -52,47 +61,96 @@ Example:
 import pathlib
 
 import keras
+import tensorflow as tf
 
-from keras_bert_suite.models.task import BertTask, served_tasks
+from keras_bert_suite.models.task import BertTask, has_postprocessor, register_exporter, served_tasks
 from keras_bert_suite.utils import atomic_directory, is_occupied
 
 SERVING_ENDPOINT = "serve"
+PACKED_ENDPOINT = "serving_packed"
 
 
-def export_saved_model(model, path, *, overwrite=False, **serving_options):
+@register_exporter("tf_saved_model")
+def export_saved_model(model, path, *, overwrite=False, verbose=False, **serving_options):
     """Writes `model` (with its preprocessor) to `path` as a SavedModel serving raw strings.
 
+    `model.export(path)` calls it (`format="tf_saved_model"`, the default).
+
     Args:
-        model: a task model with a serving function and a preprocessor (e.g. built by
-            `from_preset`): `BertClassifier`, `BertTokenClassifier`, `BertMultipleChoice`,
-            `BertQuestionAnswerer` or `BertMaskedLM`.
+        model: a task model (`BertClassifier`, `BertTokenClassifier`, `BertMultipleChoice`,
+            `BertQuestionAnswerer`, `BertMaskedLM` with a preprocessor, e.g. built by
+            `from_preset`; or `BertPreTraining`, packed inputs only).
         path: the SavedModel folder to write. It is written beside `path` first and
             renamed into place only when complete.
         overwrite: replace an existing non-empty `path`.
+        verbose: print the variables written.
         **serving_options: the task's serving options (see the module docstring), e.g.
             `pairs=True` for a classifier or `top_k=3` for a masked LM.
 
     Returns:
         `path` as a `pathlib.Path`. Load it with `tf.saved_model.load(path)` and call
-        `.signatures["serving_default"]` (also available as `.serve`) with keyword inputs.
+        `.signatures["serving_default"]` (also available as `.serve`) or
+        `.signatures["serving_packed"]` with keyword inputs.
     """
     path = pathlib.Path(path)
     if not isinstance(model, BertTask):
         raise TypeError(
-            f"export_saved_model serves {', '.join(served_tasks())}; found {type(model).__name__}. "
-            "Save other models with model.save('model.keras')."
+            f"export_saved_model serves {', '.join(served_tasks())} and BertPreTraining; found "
+            f"{type(model).__name__}. Save other models with model.save('model.keras')."
         )
-    input_signature, serve = model.serving_function(**serving_options)
+    raw = model.serving_function(**serving_options) if has_postprocessor(model) or serving_options else None
     if is_occupied(path) and not overwrite:
         raise FileExistsError(
             f"{path} already exists and is not empty. Pass overwrite=True to replace it, "
             "or export to a new path."
         )
     archive = keras.export.ExportArchive()
-    # The endpoint saves the variables it reads. Tracking the Keras model as well would
+    # The endpoints save the variables they read. Tracking the Keras model as well would
     # store every weight a second time; the preprocessor is tracked for any lookup table.
-    archive.track(model.preprocessor)
-    archive.add_endpoint(SERVING_ENDPOINT, serve, input_signature=input_signature)
+    if raw is not None:
+        archive.track(model.preprocessor)
+        input_signature, serve = raw
+        archive.add_endpoint(SERVING_ENDPOINT, *serving_empty_batches(serve, input_signature))
+    archive.add_endpoint(PACKED_ENDPOINT, *serving_empty_batches(*packed_serving_function(model)))
     with atomic_directory(path) as staging:
-        archive.write_out(str(staging), verbose=False)
+        archive.write_out(str(staging), verbose=verbose)
     return path
+
+
+def packed_serving_function(model):
+    """`(fn, input_signature)`: `fn` takes the model's packed int tensors as keyword arguments
+    and returns the head's outputs (`predict` on packed input) as a dict of float32 tensors.
+
+    Example:
+        >>> fn, signature = packed_serving_function(classifier)
+        >>> fn(token_ids=ids, segment_ids=segments, padding_mask=mask)["logits"]
+    """
+    names = list(model.input)
+    specs = [tf.TensorSpec(model.input[name].shape, model.input[name].dtype, name=name) for name in names]
+
+    def serve(*tensors):
+        outputs = model(dict(zip(names, tensors)), training=False)
+        outputs = outputs if isinstance(outputs, dict) else {"logits": outputs}
+        return {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
+
+    return serve, specs
+
+
+def serving_empty_batches(serve, input_signature):
+    """`(fn, input_signature)`: `fn` is `serve`, except that a batch of 0 examples runs as one
+    placeholder example ("" or 0 in each input) and returns 0 rows of each output, instead of
+    reaching ops that fail on an empty batch (the masked-LM head's gather does). Every output
+    has one row per example.
+
+    Example:
+        >>> fn, signature = serving_empty_batches(serve, [string_spec("text")])
+        >>> fn(tf.constant([], tf.string))["logits"].shape   # [0, classes]
+    """
+    def guarded(*inputs):
+        examples = tf.shape(inputs[0])[0]
+        placeholder = [tf.zeros([1] + [1 if size is None else size for size in spec.shape[1:]], spec.dtype)
+                       for spec in input_signature]
+        inputs = tf.cond(examples > 0, lambda: list(inputs), lambda: placeholder)
+        return tf.nest.map_structure(lambda output: output[:examples], serve(*inputs))
+
+    return guarded, input_signature

@@ -27,6 +27,7 @@ from keras_bert_suite.models.backbone import BertBackbone
 from keras_bert_suite.preprocessing.base import is_string_input
 from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor, step_seeds
 from keras_bert_suite.presets import resolve_preset
+from keras_bert_suite.tokenizers.wordpiece import encode_python_text
 from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps, updates_after
 from keras_bert_suite.training.distribute import (
     check_jit_compile,
@@ -61,9 +62,38 @@ def register_postprocessor(task_class):
     return register
 
 
+# Writers of `model.export` formats, registered by `keras_bert_suite.export` (right of models
+# in the pipe) when it is imported; the package root imports it.
+_EXPORTERS = {}
+# `model.export` formats Keras itself writes from the packed inputs ("keras_packed": Keras'
+# own "tf_saved_model").
+KERAS_EXPORT_FORMATS = {"keras_packed": "tf_saved_model", "onnx": "onnx", "openvino": "openvino",
+                        "litert": "litert", "torch": "torch"}
+
+
+def register_exporter(format_name):
+    """Decorator: the decorated `fn(model, filepath, **kwargs)` writes `model.export(filepath,
+    format=format_name)`.
+
+    Example:
+        >>> @register_exporter("tf_saved_model")
+        ... def export_saved_model(model, path, **serving_options): ...
+    """
+    def register(exporter):
+        _EXPORTERS[format_name] = exporter
+        return exporter
+
+    return register
+
+
 def served_tasks():
     """Names of the task classes with a post-processor (and so a serving function), as registered."""
     return [cls.__name__ for cls in _POSTPROCESSORS]
+
+
+def has_postprocessor(model):
+    """True when `model`'s class (or a base class) has a registered post-processor."""
+    return any(cls in _POSTPROCESSORS for cls in type(model).__mro__)
 
 
 def _serving_options(postprocessor_class):
@@ -122,6 +152,32 @@ class BertTask(keras.Model):
                 "with from_preset(...) or pass preprocessor=... to its constructor."
             )
         return postprocessor.serving_function(**options)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Writes this task model for serving; `format` says how.
+
+        - `"tf_saved_model"` (default): the SavedModel of `keras_bert_suite.export.export_saved_model`,
+          with `serving_default` on raw strings and `serving_packed` on the packed int tensors;
+          `kwargs` are its `overwrite` and the task's serving options (e.g. `top_k=3`).
+        - `"keras_packed"`: Keras' own `tf_saved_model` export of the packed inputs (no tokenizer);
+          `"onnx"`, `"openvino"`, `"litert"`, `"torch"`: Keras' own export in that format.
+          `verbose`, `input_signature` and `kwargs` go to Keras.
+
+        Example:
+            >>> model.export("exported/sentiment")   # then tf.saved_model.load(...).signatures
+        """
+        if format in _EXPORTERS:
+            if input_signature is not None:
+                raise ValueError(
+                    f'input_signature is for Keras\' own formats; format="{format}" takes the signature '
+                    'of the task. Use format="keras_packed" to choose the packed inputs\' shapes.'
+                )
+            return _EXPORTERS[format](self, filepath, verbose=bool(verbose), **kwargs)
+        if format in KERAS_EXPORT_FORMATS:
+            return super().export(filepath, format=KERAS_EXPORT_FORMATS[format], verbose=verbose,
+                                  input_signature=input_signature, **kwargs)
+        known = ", ".join(repr(name) for name in [*_EXPORTERS, *KERAS_EXPORT_FORMATS])
+        raise ValueError(f"Unknown export format {format!r}; {type(self).__name__}.export takes {known}.")
 
     # === Compilation ===
     def default_metrics(self):
@@ -257,7 +313,8 @@ class BertTask(keras.Model):
             if y is not None:
                 self.check_labels(y)
             parts = tuple(part for part in (x, y, sample_weight) if part is not None)
-            examples = tf.data.Dataset.from_tensor_slices(parts)
+            # Python str as the tokenizer reads them (tf.data refuses a lone surrogate).
+            examples = tf.data.Dataset.from_tensor_slices(encode_python_text(parts))
             limit = self.materialize_limit
             materialize = materialize and (limit is None or int(examples.cardinality()) <= limit)
             batch_size = batch_size or DEFAULT_BATCH_SIZE

@@ -126,8 +126,18 @@ def load_trained_model(path, model_class, wanted="", suits=lambda model: True):
 
     `suits(model)` checks what else the recipe needs; `wanted` describes it for the error,
     e.g. `load_trained_model(path, BertClassifier, "with 2 outputs", lambda m: m.num_classes == 2)`.
+    The file loads with `safe_mode=True`: a `Lambda` (Python code) or a class this package and
+    Keras do not register is refused with a ValueError naming it.
     """
-    model = keras.saving.load_model(path)
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; pass the model.keras a recipe saved (--output-dir).")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except (TypeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ValueError(f"{path} is refused: {reason} Only .keras files of keras_bert_suite and Keras "
+                         "classes load, without Python code (safe_mode=True).") from None
     if not isinstance(model, model_class) or model.preprocessor is None or not suits(model):
         kind = f"a {model_class.__name__} with a tokenizer {wanted}".rstrip()
         raise ValueError(f"{path} is not {kind}; pass another --output-dir or retrain with --do-train.")

@@ -362,7 +362,7 @@ def test_failure_midway_keeps_the_previous_export(tmp_path, monkeypatch):
 
 
 def test_unsupported_models_give_clear_errors(tmp_path):
-    with pytest.raises(TypeError, match="serves BertClassifier.*BertMaskedLM; found BertBackbone.*model.save"):
+    with pytest.raises(TypeError, match="serves BertClassifier.*BertMaskedLM and BertPreTraining; found BertBackbone.*model.save"):
         export_saved_model(tiny_backbone(), tmp_path / "a")
     with pytest.raises(ValueError, match="has no preprocessor.*from_preset"):
         export_saved_model(BertClassifier(tiny_backbone(), 2), tmp_path / "b")
