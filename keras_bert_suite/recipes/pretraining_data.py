@@ -217,7 +217,7 @@ def create_pretraining_data(input_files, output_file, vocabulary_file, lowercase
             totals["documents"] += kept
             yield from pool_records
             if progress and totals["documents"] >= next_log:
-                next_log += LOG_EVERY_DOCUMENTS
+                next_log = (totals["documents"] // LOG_EVERY_DOCUMENTS + 1) * LOG_EVERY_DOCUMENTS
                 elapsed = time.monotonic() - started
                 print(f"create-pretraining-data: {totals['documents']} documents read, {elapsed:.0f} s "
                       f"({totals['documents'] / elapsed:.0f} documents/s)", file=sys.stderr, flush=True)
@@ -225,7 +225,8 @@ def create_pretraining_data(input_files, output_file, vocabulary_file, lowercase
     with contextlib.ExitStack() as stack:
         temporary = [stack.enter_context(atomic_path(path)) for path in files]
         writers = [stack.enter_context(tf.io.TFRecordWriter(str(path))) for path in temporary]
-        for number, record in enumerate(shuffled(records(), shuffle_buffer_size, random.Random(f"{random_seed}/shuffle"))):
+        mixed = shuffled(records(), shuffle_buffer_size, random.Random(f"{random_seed}/shuffle"))
+        for number, record in enumerate(mixed):
             writers[number % len(writers)].write(record)
             totals["instances"] += 1
         if not totals["instances"]:
@@ -233,7 +234,8 @@ def create_pretraining_data(input_files, output_file, vocabulary_file, lowercase
                              "instances from; pass files with one sentence per line.")
     if progress:
         print(f"create-pretraining-data: wrote {totals['instances']} instances from {totals['documents']} "
-              f"documents to {len(files)} file(s) in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+              f"documents to {len(files)} file(s) in {time.monotonic() - started:.0f} s",
+              file=sys.stderr, flush=True)
     return {**totals, "files": [str(path) for path in files]}
 
 
