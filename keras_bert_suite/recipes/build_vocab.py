@@ -8,8 +8,9 @@ the pieces, and the file starts with `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]
 
 Example:
     $ kbs build-vocab --input-file "corpus/*.txt" --output-file vocab.txt --vocab-size 30522
-    >>> build_vocab(["corpus.txt"], "vocab.txt", vocab_size=8000)
-    7712
+    >>> size = build_vocab(["corpus.txt"], "vocab.txt", vocab_size=8000)  # at most 8000 tokens
+    >>> WordPieceTokenizer("vocab.txt").vocabulary_size() == size
+    True
 """
 
 import argparse
