@@ -136,8 +136,8 @@ _WORKER_BUILDER = None
 
 
 def _start_worker(builder_arguments):
+    """Pool initializer: one tokenizer and builder per worker process, kept for all its pools."""
     global _WORKER_BUILDER
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _WORKER_BUILDER = PoolBuilder(*builder_arguments)
 
 
