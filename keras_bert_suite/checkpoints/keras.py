@@ -2,7 +2,9 @@
 
 Layout: `kbs_metadata.json` (format marker, versions), `backbone_config.json`
 (BertConfig names), `model.weights.h5` (Keras weights, bit-exact), `vocab.txt`,
-`tokenizer_config.json`. The folder is written beside the target and renamed into
+`tokenizer_config.json`, and, when a task saved its heads, `heads.weights.h5`: head
+arrays under their Google checkpoint names (`cls/predictions/...`,
+`cls/seq_relationship/...`), so every task reads the heads it has. The folder is written beside the target and renamed into
 place, so a crash never leaves half a preset.
 
 Example:
@@ -25,6 +27,7 @@ CONFIG_FILE = "backbone_config.json"
 WEIGHTS_FILE = "model.weights.h5"
 VOCABULARY_FILE = "vocab.txt"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+HEADS_FILE = "heads.weights.h5"
 FORMAT_VERSION = 1
 
 
@@ -32,8 +35,9 @@ def _write_json(path, data):
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def save_preset(path, backbone, tokenizer):
-    """Writes `backbone` (+ `tokenizer`'s vocabulary and casing) as a preset folder."""
+def save_preset(path, backbone, tokenizer, head_weights=None):
+    """Writes `backbone` (+ `tokenizer`'s vocabulary and casing, and `head_weights`
+    `{google_name: array}` if given) as a preset folder."""
     if tokenizer is None:
         raise ValueError(
             "save_to_preset needs the tokenizer whose vocabulary goes with these weights: "
@@ -60,6 +64,30 @@ def save_preset(path, backbone, tokenizer):
         _write_json(staging / TOKENIZER_CONFIG_FILE, {
             "lowercase": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
         })
+        if head_weights:
+            with h5py.File(staging / HEADS_FILE, "w") as file:
+                for name, array in head_weights.items():
+                    file.create_dataset(name, data=array)
+
+
+def read_head_weights(folder):
+    """`{google_name: array}` of a preset folder's `heads.weights.h5`; `{}` without one."""
+    path = pathlib.Path(folder) / HEADS_FILE
+    if not path.is_file():
+        return {}
+    weights = {}
+
+    def record(name, item):
+        if isinstance(item, h5py.Dataset):
+            weights[name] = item[()]
+
+    try:
+        with h5py.File(path, "r") as file:
+            file.visititems(record)
+    except OSError as error:
+        raise ValueError(f"{path} is truncated or corrupt ({_first_line(error)}). Save the preset again with "
+                         "model.save_to_preset(...), or copy the file again.") from None
+    return weights
 
 
 def _first_line(error):

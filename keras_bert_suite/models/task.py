@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_bert_suite.checkpoints.keras import read_head_weights, save_preset
 from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
 from keras_bert_suite.checkpoints.names import assign_weights
 from keras_bert_suite.models.backbone import BertBackbone
@@ -499,6 +500,22 @@ class BertTask(keras.Model):
         """`{google_name: variable}` of head weights a Google/HF checkpoint may hold."""
         return {}
 
+    def save_to_preset(self, path):
+        """Writes a preset folder of the backbone, the tokenizer and this task's heads (under
+        their Google names), so `from_preset(path)` of this task, or of another that shares a
+        head (a `BertPreTraining`'s masked-LM head serves `BertMaskedLM`), starts trained.
+
+        Example:
+            >>> pretrained.save_to_preset("my_bert"); BertMaskedLM.from_preset("my_bert").fill_mask(["a [MASK]."])
+        """
+        if self.preprocessor is None:
+            raise ValueError(f"This {type(self).__name__} has no preprocessor, so no tokenizer to save with the "
+                             "weights; build it with from_preset(...) or pass preprocessor=... .")
+        # Stored as Google's checkpoints hold them: `output_weights` [out, in].
+        heads = {name: np.asarray(variable).T if name.endswith("output_weights") else np.asarray(variable)
+                 for name, variable in self.head_checkpoint_variables().items()}
+        save_preset(path, self.backbone, self.preprocessor.tokenizer, head_weights=heads)
+
     def load_head_weights(self, preset):
         """Loads this task's head from the preset's checkpoint; warns where it has none."""
         variables = self.head_checkpoint_variables()
@@ -506,12 +523,15 @@ class BertTask(keras.Model):
             return
         resolved = resolve_preset(preset)
         if resolved.format == "keras":
-            warnings.warn(
-                f"{resolved.folder} holds backbone weights only: the {type(self).__name__} head "
-                "starts untrained.", stacklevel=3,
-            )
-            return
-        weights = read_checkpoint_weights(resolved)
+            weights = read_head_weights(resolved.folder)
+            if not weights:
+                warnings.warn(
+                    f"{resolved.folder} holds backbone weights only: the {type(self).__name__} head "
+                    "starts untrained.", stacklevel=3,
+                )
+                return
+        else:
+            weights = read_checkpoint_weights(resolved)
         # Google's `output_weights` are [out, in]; Keras kernels are [in, out].
         weights = {name: (w.T if name.endswith("output_weights") else w) for name, w in weights.items()}
         assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))

@@ -220,3 +220,19 @@ def test_preprocessor_targets_are_keyed_by_output_name():
     # "[CLS] it rained all day [SEP] the road was wet [SEP]": 11 tokens -> round(1.65) = 2 masks.
     assert sample_weight["mlm_logits"].numpy()[0].tolist() == [1.0, 1.0, 0.0]
     assert x["segment_ids"].numpy()[0].tolist() == [0] * 6 + [1] * 5 + [0] * 5
+
+
+def test_save_to_preset_keeps_both_heads_for_every_task_that_has_them(tmp_path):
+    model = _pretraining(seed=1)
+    rng = np.random.default_rng(4)
+    for variable in model.mlm_head.weights + model.nsp_head.weights:
+        variable.assign(rng.normal(0, 0.2, variable.shape).astype(np.float32))
+    model.save_to_preset(tmp_path / "preset")
+    masked_lm = BertMaskedLM.from_preset(tmp_path / "preset", sequence_length=16)
+    pretraining = BertPreTraining.from_preset(tmp_path / "preset", sequence_length=16)
+    for expected, found in ((model.mlm_head.weights, masked_lm.mlm_head.weights),
+                            (model.mlm_head.weights + model.nsp_head.weights,
+                             pretraining.mlm_head.weights + pretraining.nsp_head.weights)):
+        assert len(expected) == len(found)
+        for saved, loaded in zip(expected, found):
+            np.testing.assert_array_equal(np.asarray(saved), np.asarray(loaded))
