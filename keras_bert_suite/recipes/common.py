@@ -135,6 +135,8 @@ def load_trained_model(path, model_class, wanted="", suits=lambda model: True):
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except (TypeError, ValueError) as error:
+        while (error.__cause__ or error.__context__) is not None:  # Keras wraps the error naming the class
+            error = error.__cause__ or error.__context__
         reason = str(error).strip().splitlines()[0]
         raise ValueError(f"{path} is refused: {reason} Only .keras files of keras_bert_suite and Keras "
                          "classes load, without Python code (safe_mode=True).") from None

@@ -1,11 +1,7 @@
-"""export_saved_model: string-in SavedModels for every task, vocabulary inside, atomic writes."""
+"""export_saved_model: string-in SavedModels for every task, vocabulary inside, atomic writes.
 
-import gc
-import json
-import os
-import shutil
-import subprocess
-import sys
+The exports are made once (tests/export/conftest.py); the fresh-process checks (only TensorFlow
+and TensorFlow Text) are in test_model_export.py."""
 
 import numpy as np
 import pytest
@@ -13,61 +9,25 @@ import tensorflow as tf
 
 from keras_bert_suite import (
     BertClassifier,
-    BertClassifierPreprocessor,
-    BertMaskedLM,
-    BertMultipleChoice,
-    BertMultipleChoicePreprocessor,
-    BertQuestionAnswerer,
     BertQuestionAnswererPreprocessor,
     BertTokenClassifier,
     BertTokenClassifierPreprocessor,
-    WordPieceTokenizer,
 )
 from keras_bert_suite.export import export_saved_model
-from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor
-from tests.helpers.minilm import minilm_folder
+from tests.export.conftest import classifier, masked_lm, question_answerer
 from tests.helpers.tasks import minilm_tokenizer, tiny_backbone
 
 TEXTS = ["A fine film.", "Naïve café, DULL plot!", "", "great acting " * 12]
 SECOND_TEXTS = ["It was good.", "", "The plot was dull.", "Yes"]
 
 
-def _spread_head(layer, seed=0):
-    """Random head weights large enough that the logits of different inputs differ clearly."""
-    rng = np.random.default_rng(seed)
-    layer.kernel.assign(rng.normal(scale=3.0, size=layer.kernel.shape).astype("float32"))
-
-
 def _serving(path):
     return tf.saved_model.load(str(path)).signatures["serving_default"]
 
 
-def _classifier(tokenizer, num_classes=3, **kwargs):
-    preprocessor = BertClassifierPreprocessor(tokenizer, sequence_length=16)
-    model = BertClassifier(tiny_backbone(), num_classes, preprocessor=preprocessor, **kwargs)
-    _spread_head(model.get_layer("logits"))
-    return model
-
-
-@pytest.fixture(scope="module")
-def exported_classifier(tmp_path_factory):
-    """`(folder, expected logits of TEXTS)`: the vocabulary file and the model are gone."""
-    tmp_path = tmp_path_factory.mktemp("classifier")
-    vocab_file = tmp_path / "vocab.txt"
-    shutil.copy(minilm_folder() / "vocab.txt", vocab_file)
-    model = _classifier(WordPieceTokenizer(str(vocab_file)))
+def test_classifier_serves_strings_without_vocabulary_file(exported):
+    model, path = exported["classifier"]
     expected = model.predict(TEXTS, verbose=0)
-    returned = export_saved_model(model, tmp_path / "exported")
-    assert returned == tmp_path / "exported"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported", "vocab.txt"]  # No staging left.
-    del model
-    gc.collect()
-    vocab_file.unlink()
-    return tmp_path / "exported", expected
-
-
-def test_classifier_serves_strings_without_vocabulary_file_or_model(exported_classifier):
-    path, expected = exported_classifier
     outputs = _serving(path)(text=tf.constant(TEXTS))
     assert sorted(outputs) == ["logits", "probabilities"]
     np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-5)
@@ -77,31 +37,8 @@ def test_classifier_serves_strings_without_vocabulary_file_or_model(exported_cla
     np.testing.assert_allclose(loaded.serve(tf.constant(TEXTS[:1]))["logits"].numpy(), expected[:1], atol=1e-5)
 
 
-def _serve_in_fresh_process(path, texts, output):
-    """`output` of the signature on `texts`, in a process importing only TF and TF Text."""
-    script = (
-        "import json, sys, tensorflow as tf, tensorflow_text\n"
-        "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
-        "result = serve(text=tf.constant(json.loads(sys.argv[2])))[sys.argv[3]]\n"
-        "assert not [name for name in sys.modules if name.startswith('keras_bert_suite')]\n"
-        "print(json.dumps(result.numpy().tolist()))\n"
-    )
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(path), json.dumps(texts), output],
-        cwd=path.parent, capture_output=True, text=True, env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.splitlines()[-1])
-
-
-def test_fresh_process_needs_only_tensorflow_and_tensorflow_text(exported_classifier):
-    path, expected = exported_classifier
-    np.testing.assert_allclose(_serve_in_fresh_process(path, TEXTS, "logits"), expected, atol=1e-5)
-
-
 def test_pair_classifier_and_multi_label_probabilities(tmp_path):
-    model = _classifier(minilm_tokenizer(), problem_type="multi_label")
+    model = classifier(minilm_tokenizer(), problem_type="multi_label")
     expected = model.predict((TEXTS, SECOND_TEXTS), verbose=0)
     export_saved_model(model, tmp_path / "pairs", pairs=True)
     outputs = _serving(tmp_path / "pairs")(text=tf.constant(TEXTS), text_b=tf.constant(SECOND_TEXTS))
@@ -110,7 +47,7 @@ def test_pair_classifier_and_multi_label_probabilities(tmp_path):
 
 
 def test_regression_serves_logits_only(tmp_path):
-    model = _classifier(minilm_tokenizer(), num_classes=1)
+    model = classifier(minilm_tokenizer(), num_classes=1)
     expected = model.predict(TEXTS, verbose=0)
     export_saved_model(model, tmp_path / "regression")
     outputs = _serving(tmp_path / "regression")(text=tf.constant(TEXTS))
@@ -118,17 +55,13 @@ def test_regression_serves_logits_only(tmp_path):
     np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-5)
 
 
-def test_token_classifier_serves_logits_and_word_tags(tmp_path):
-    preprocessor = BertTokenClassifierPreprocessor(minilm_tokenizer(), sequence_length=8)
-    model = BertTokenClassifier(tiny_backbone(), 3, labels=["B-PER", "O", "B-LOC"], preprocessor=preprocessor)
-    _spread_head(model.get_layer("logits"))
+def test_token_classifier_serves_logits_and_word_tags(exported):
+    model, path = exported["token_classifier"]
     texts = ["Johanson lives in Berlin with Ada Lovelace", "Hi", ""]
     expected_logits = model.predict(texts, verbose=0)
     expected_tags = model.tag(texts)
     assert expected_tags[0][-1] == "O"  # "Lovelace" is cut off by the sequence length.
-    export_saved_model(model, tmp_path / "ner")
-
-    outputs = _serving(tmp_path / "ner")(text=tf.constant(texts))
+    outputs = _serving(path)(text=tf.constant(texts))
     np.testing.assert_allclose(outputs["logits"].numpy(), expected_logits, atol=1e-5)
     words = [[w.decode() for w in row if w] for row in outputs["words"].numpy()]
     assert words == [texts[0].split(), ["Hi"], []]
@@ -140,26 +73,14 @@ def test_token_classifier_serves_logits_and_word_tags(tmp_path):
     ]
 
 
-def test_multiple_choice_serves_contexts_and_choices(tmp_path):
-    preprocessor = BertMultipleChoicePreprocessor(minilm_tokenizer(), sequence_length=16, num_choices=3)
-    model = BertMultipleChoice(tiny_backbone(), 3, preprocessor=preprocessor)
-    _spread_head(model.get_layer("choice_score"))
+def test_multiple_choice_serves_contexts_and_choices(exported):
+    model, path = exported["multiple_choice"]
     contexts = ["A man opens the door.", "She sits at the piano."]
     choices = [["He walks in.", "He flies away.", "The door eats him."], ["She plays.", "She swims.", ""]]
     expected = model.predict((contexts, choices), verbose=0)
-    export_saved_model(model, tmp_path / "swag")
-    outputs = _serving(tmp_path / "swag")(context=tf.constant(contexts), choices=tf.constant(choices))
+    outputs = _serving(path)(context=tf.constant(contexts), choices=tf.constant(choices))
     np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-5)
     np.testing.assert_allclose(outputs["probabilities"].numpy(), tf.nn.softmax(expected).numpy(), atol=1e-6)
-
-
-def _question_answerer():
-    preprocessor = BertQuestionAnswererPreprocessor(
-        minilm_tokenizer(), sequence_length=32, max_query_length=8, doc_stride=8
-    )
-    model = BertQuestionAnswerer(tiny_backbone(), preprocessor=preprocessor)
-    _spread_head(model.span_dense)
-    return model
 
 
 QA_QUESTIONS = ["Who wrote it?", "Where is Zürich, and in which country of the world is it?", "Who?", "What?",
@@ -191,7 +112,7 @@ def _best_unrestricted_score(windows, logits, example_index, max_answer_length):
 
 
 def test_question_answerer_windows():
-    windows, _ = _windows(_question_answerer().preprocessor, QA_QUESTIONS, QA_CONTEXTS)
+    windows, _ = _windows(question_answerer().preprocessor, QA_QUESTIONS, QA_CONTEXTS)
     counts = windows["num_windows"].tolist()
     assert counts[1] > 5 and counts[2] == 0  # an empty context has no window, as in run_squad.py
     marks = windows["can_start"][windows["in_doc"]]
@@ -210,17 +131,15 @@ def test_question_answerer_max_context_length_bonus():
     assert windows["can_start"][0, 6 + 116] and not windows["can_start"][1, 6 + 116 - 111]
 
 
-def test_question_answerer_serves_the_answer_of_answer(tmp_path):
+def test_question_answerer_serves_the_answer_of_answer(exported):
     """The SavedModel and `answer` run the same windows and span code: same best span."""
-    model = _question_answerer()
+    model, path = exported["question_answerer"]  # exported with max_answer_length=4, n_best_size=32
     windows, inputs = _windows(model.preprocessor, QA_QUESTIONS, QA_CONTEXTS)
     logits = model.predict(inputs, verbose=0)
     # n-best as large as a window: no candidate is left out, the best span is exhaustive.
     decoded = model.postprocessor.decode(QA_QUESTIONS, QA_CONTEXTS, n_best_size=32, max_answer_length=4)
     answers = model.answer(QA_QUESTIONS, QA_CONTEXTS, top_k=1, max_answer_length=4, n_best_size=32)
-    export_saved_model(model, tmp_path / "squad", max_answer_length=4, n_best_size=32)
-
-    outputs = _serving(tmp_path / "squad")(question=tf.constant(QA_QUESTIONS), context=tf.constant(QA_CONTEXTS))
+    outputs = _serving(path)(question=tf.constant(QA_QUESTIONS), context=tf.constant(QA_CONTEXTS))
     assert sorted(outputs) == ["answer_end", "answer_start", "answer_text", "null_score", "score"]
     texts = [text.decode() for text in outputs["answer_text"].numpy()]
     for row in (0, 1, 3, 4):
@@ -247,27 +166,17 @@ def test_question_answerer_serves_the_answer_of_answer(tmp_path):
     assert answers[2] == []
 
 
-def _masked_lm(sequence_length=16):
-    preprocessor = BertMaskedLMPreprocessor(minilm_tokenizer(), sequence_length=sequence_length)
-    model = BertMaskedLM(tiny_backbone(), preprocessor=preprocessor)
-    # A large layer-norm scale gives peaked, context-dependent predictions (clear top-k gaps).
-    model.mlm_head.transform_layer_norm.gamma.assign(np.full((32,), 100.0, np.float32))
-    return model
-
-
 MLM_FILLED = ["[MASK] is the capital of France.", "A fine [MASK][MASK] of red wine."]
 # Its second [MASK] lies beyond sequence_length 16, so only the first is served.
 MLM_CUT = "The [MASK] sat on the mat" + " and slept" * 10
 MLM_EMPTY = ["No mask here.", ""]
 
 
-def test_masked_lm_serves_fill_mask(tmp_path):
-    model = _masked_lm()
+def test_masked_lm_serves_fill_mask(exported):
+    model, path = exported["masked_lm"]  # exported with top_k=3
     expected = model.fill_mask(MLM_FILLED + [MLM_CUT], top_k=3)
-    export_saved_model(model, tmp_path / "mlm", top_k=3)
-
     texts = [MLM_FILLED[0], MLM_EMPTY[0], MLM_FILLED[1], MLM_CUT + " [MASK].", MLM_EMPTY[1]]
-    outputs = _serving(tmp_path / "mlm")(text=tf.constant(texts))
+    outputs = _serving(path)(text=tf.constant(texts))
     assert sorted(outputs) == ["num_masks", "scores", "token_ids", "tokens"]
     assert outputs["num_masks"].numpy().tolist() == [1, 0, 2, 1, 0]
     assert outputs["token_ids"].shape == outputs["tokens"].shape == outputs["scores"].shape == (5, 2, 3)
@@ -285,16 +194,14 @@ def test_masked_lm_serves_fill_mask(tmp_path):
     assert len({ids[0, 0, 0], ids[2, 0, 0], ids[2, 1, 0], ids[3, 0, 0]}) > 1
     assert scores[:, :, 0].max() > 0.1
 
-    none = _serving(tmp_path / "mlm")(text=tf.constant(MLM_EMPTY))
+    none = _serving(path)(text=tf.constant(MLM_EMPTY))
     assert none["num_masks"].numpy().tolist() == [0, 0] and none["token_ids"].shape == (2, 0, 3)
     with pytest.raises(ValueError, match="has no \\[MASK\\]"):
         model.fill_mask(MLM_EMPTY[:1])
-    fresh = _serve_in_fresh_process(tmp_path / "mlm", MLM_FILLED, "token_ids")
-    assert fresh == ids[[0, 2]].tolist()
 
 
 def test_masked_lm_top_k_must_be_a_positive_int(tmp_path):
-    model = _masked_lm()
+    model = masked_lm()
     for top_k in (0, -1, 2.0, "5", True):
         with pytest.raises(ValueError, match="top_k must be a positive int"):
             export_saved_model(model, tmp_path / "mlm", top_k=top_k)
@@ -314,7 +221,7 @@ def _failing_save(obj, export_dir, **kwargs):
 
 
 def test_existing_path_is_refused_unless_overwrite(tmp_path, monkeypatch):
-    model = _classifier(minilm_tokenizer())
+    model = classifier(minilm_tokenizer())
     target = tmp_path / "exported"
     target.mkdir()
     (target / "notes.txt").write_text("keep me")
@@ -330,7 +237,7 @@ def test_existing_path_is_refused_unless_overwrite(tmp_path, monkeypatch):
 
 
 def test_an_empty_folder_is_filled_and_a_file_is_refused(tmp_path, monkeypatch):
-    model = _classifier(minilm_tokenizer())
+    model = classifier(minilm_tokenizer())
     (tmp_path / "empty").mkdir()
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError, match="file already exists"):
@@ -342,7 +249,7 @@ def test_an_empty_folder_is_filled_and_a_file_is_refused(tmp_path, monkeypatch):
 
 
 def test_failure_midway_leaves_no_folder(tmp_path, monkeypatch):
-    model = _classifier(minilm_tokenizer())
+    model = classifier(minilm_tokenizer())
     monkeypatch.setattr(tf.saved_model, "save", _failing_save)
     with pytest.raises(OSError, match="disk full"):
         export_saved_model(model, tmp_path / "out" / "exported")
@@ -350,7 +257,7 @@ def test_failure_midway_leaves_no_folder(tmp_path, monkeypatch):
 
 
 def test_failure_midway_keeps_the_previous_export(tmp_path, monkeypatch):
-    model = _classifier(minilm_tokenizer())
+    model = classifier(minilm_tokenizer())
     target = tmp_path / "exported"
     target.mkdir()
     (target / "saved_model.pb").write_text("previous")
