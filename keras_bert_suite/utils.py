@@ -8,6 +8,7 @@ Example:
 """
 
 import contextlib
+import ctypes
 import json
 import os
 import pathlib
@@ -54,9 +55,11 @@ def is_occupied(path):
 def atomic_directory(path):
     """Yields an empty staging folder beside `path`; on success it replaces `path`.
 
-    Whatever was at `path` (a folder, a file) is moved aside until the staging folder
-    is renamed into place, and then deleted. On an exception the staging folder is
-    removed and `path` stays as it was: absent, or the previous content.
+    Whatever was at `path` (a folder, a file) is swapped with the staging folder in one
+    atomic rename (Linux `renameat2(RENAME_EXCHANGE)`), and then deleted: a kill at any
+    moment leaves the previous content or the new one at `path`. Elsewhere it is moved
+    aside until the staging folder is renamed into place. On an exception the staging
+    folder is removed and `path` stays as it was: absent, or the previous content.
 
     Example:
         >>> with atomic_directory("out/preset") as staging:
@@ -71,13 +74,36 @@ def atomic_directory(path):
         yield staging
         _replace(staging, path)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging.is_dir() and not staging.is_symlink():
+            shutil.rmtree(staging, ignore_errors=True)
+        elif staging.exists() or staging.is_symlink():
+            staging.unlink()  # a file that was at `path`, swapped out
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_RENAMEAT2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc >= 2.28
+
+
+def _exchange(first, second):
+    """Swaps two existing paths in one atomic step; False where the system cannot."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot swap
+        return False
+    raise OSError(error, os.strerror(error), str(second))
 
 
 def _replace(staging, path):
-    """Renames `staging` onto `path`, moving an existing `path` aside until that succeeded."""
+    """Renames `staging` onto `path`: an atomic swap where the system has one (the previous
+    content is then in `staging`, which the caller deletes), else moving `path` aside first."""
     if not (path.exists() or path.is_symlink()):
         os.rename(staging, path)
+        return
+    if _exchange(staging, path):
         return
     previous = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
     previous.rmdir()

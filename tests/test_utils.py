@@ -71,10 +71,30 @@ def test_failed_rename_restores_the_old_folder(tmp_path, monkeypatch):
         real_rename(source, destination)
 
     monkeypatch.setattr("keras_bert_suite.utils.os.rename", rename)
+    monkeypatch.setattr("keras_bert_suite.utils._RENAMEAT2", None)  # a system without an atomic swap
     with pytest.raises(OSError, match="rename failed"):
         with atomic_directory(target) as staging:
             (staging / "new.txt").write_text("new")
     assert names(tmp_path) == ["preset"] and names(target) == ["old.txt"]
+
+
+@pytest.mark.parametrize("old_is_a_file", [False, True])
+def test_atomic_directory_swaps_in_one_step_on_linux(tmp_path, monkeypatch, old_is_a_file):
+    """No moment without `preset`: the replacement never renames the old folder aside."""
+    target = tmp_path / "preset"
+    if old_is_a_file:
+        target.write_text("old")
+    else:
+        target.mkdir()
+        (target / "old.txt").write_text("old")
+
+    def rename(source, destination):
+        raise AssertionError(f"renamed {source} -> {destination}: not one atomic swap")
+
+    monkeypatch.setattr("keras_bert_suite.utils.os.rename", rename)
+    with atomic_directory(target) as staging:
+        (staging / "new.txt").write_text("new")
+    assert names(tmp_path) == ["preset"] and names(target) == ["new.txt"]
 
 
 def test_atomic_path_keeps_the_suffix_and_a_failure_keeps_the_old_file(tmp_path):

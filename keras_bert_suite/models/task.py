@@ -30,6 +30,7 @@ from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor, s
 from keras_bert_suite.presets import resolve_preset
 from keras_bert_suite.tokenizers.wordpiece import encode_python_text
 from keras_bert_suite.training import bert_optimizer, needs_num_train_steps, set_num_train_steps, updates_after
+from keras_bert_suite.training.epoch_order import EpochVariable, epoch_ordered
 from keras_bert_suite.training.distribute import (
     check_jit_compile,
     num_workers,
@@ -339,7 +340,7 @@ class BertTask(keras.Model):
         if seed is None:
             seed = fit_input["seed"] if fit_input is not None and fit_input["seed"] is not None else (
                 random.randrange(2**31))
-        epoch = self._mask_epoch().variable if fit_input is not None else 0
+        epoch = fit_input["epoch"].variable if fit_input is not None else 0
         keyed = tf.data.Dataset.zip(batches, step_seeds(seed, epoch)).map(
             lambda parts, key: (key, *(parts if isinstance(parts, tuple) else (parts,))))
         length = int(batches.cardinality())
@@ -347,19 +348,17 @@ class BertTask(keras.Model):
         return keyed if length == tf.data.UNKNOWN_CARDINALITY else keyed.apply(
             tf.data.experimental.assert_cardinality(length))
 
-    def _mask_epoch(self):
-        """The epoch `fit` is in, as a variable the mask keys read when an epoch's batches start."""
-        if getattr(self, "_mask_epoch_holder", None) is None:
-            # A plain holder, so Keras does not count the variable among the model's weights.
-            self._mask_epoch_holder = _MaskEpoch()
-        return self._mask_epoch_holder
-
     def _batches(self, examples, batch_size, shuffle):
         """`examples` (unbatched) in batches: inside `fit`, `training_batches` with fit's seed
-        (the last batch dropped on a TPU); otherwise all of them, reshuffled each pass with `shuffle`."""
+        (the last batch dropped on a TPU), each epoch in the order of `epoch_ordered(seed, epoch)`;
+        otherwise all of them, reshuffled each pass with `shuffle`."""
         fit_input = getattr(self, "_fit_input", None)
         if fit_input is None:
             return training_batches(examples, batch_size, self.distribute_strategy, shuffle, drop_remainder=False)
+        if shuffle and fit_input["seed"] is not None:
+            # Each epoch's order a function of (seed, epoch) only, so a resumed epoch repeats it.
+            examples = epoch_ordered(examples, fit_input["seed"], fit_input["epoch"].variable)
+            shuffle = False
         return training_batches(examples, batch_size, self.distribute_strategy, shuffle, fit_input["seed"])
 
     def _traced_preprocessor(self):
@@ -372,8 +371,9 @@ class BertTask(keras.Model):
             self._preprocess_cache = cache = _TracedPreprocessor(self.preprocessor)
         return cache.function
 
-    def _resolve_schedule(self, dataset, x, epochs, steps_per_epoch, batch_size):
-        """Sets the auto schedule's `num_train_steps` from epochs x steps per epoch."""
+    def _resolve_schedule(self, dataset, x, epochs, steps_per_epoch, batch_size, skipped=0):
+        """Sets the auto schedule's `num_train_steps` from the optimizer's updates so far plus
+        the updates of `epochs` x steps per epoch, less `skipped` batches (a resumed epoch's)."""
         if not (needs_num_train_steps(self.optimizer) or self._schedule_owned_by_fit):
             return
         steps = steps_per_epoch
@@ -391,7 +391,7 @@ class BertTask(keras.Model):
                 "length is unknown. Pass steps_per_epoch= to fit(), or compile with "
                 "bert_optimizer(learning_rate, num_train_steps=...)."
             )
-        updates = updates_after(self.optimizer, epochs * steps)
+        updates = updates_after(self.optimizer, epochs * steps - skipped)
         if updates == 0:
             raise ValueError(
                 f"This fit makes no optimizer update: {epochs} x {steps} batches, fewer than the optimizer's "
@@ -402,21 +402,26 @@ class BertTask(keras.Model):
 
     # === Keras entry points on raw text ===
     def fit(self, x=None, y=None, batch_size=None, epochs=1, sample_weight=None,
-            validation_data=None, shuffle=True, steps_per_epoch=None, seed=None, **kwargs):
+            validation_data=None, shuffle=True, steps_per_epoch=None, seed=None, initial_epoch=0,
+            initial_step=0, **kwargs):
         """Keras `fit` that also takes raw text (see `make_dataset`).
 
         `batch_size` is the global batch, split among the replicas of the model's strategy.
         `seed` seeds the shuffle of in-memory text (needed, and the same on every worker, for
-        multi-worker training).
+        multi-worker training); with it each epoch's order depends on (seed, epoch) only.
+        `initial_epoch` and `initial_step` resume a run (see `training.resume.TrainingState`):
+        epoch `initial_epoch` starts at its batch `initial_step`, in the order it had.
 
         Example:
             >>> model.fit(texts, labels, batch_size=32, epochs=3, seed=1)
+            >>> model.fit(texts, labels, batch_size=32, epochs=3, seed=1, initial_epoch=1, initial_step=7)
         """
         self._check_compiled("fit")
         self._decide_jit_compile()
         # What only fit's batches need, seen by `_batches` (task subclasses forward make_dataset's
         # arguments, not these).
-        self._fit_input = {"seed": seed}
+        epoch = EpochVariable(initial_epoch)
+        self._fit_input = {"seed": seed, "epoch": epoch}
         try:
             dataset = self.make_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
         finally:
@@ -430,7 +435,11 @@ class BertTask(keras.Model):
                 # Preprocessed once: every epoch scores the same masks, so its figures compare.
                 validation_data = self.make_dataset(validation_x, validation_y, validation_weight, batch_size,
                                                     materialize=True)
-        self._resolve_schedule(dataset, x, epochs, steps_per_epoch, batch_size)
+        # A resumed run's optimizer holds the updates already made: size the schedule by the rest.
+        self._resolve_schedule(dataset, x, epochs - initial_epoch, steps_per_epoch, batch_size, initial_step)
+        if initial_step and (dataset is None or steps_per_epoch is not None):
+            raise ValueError("initial_step resumes the batches fit makes from in-memory text; this fit takes "
+                             "packed inputs or steps_per_epoch, so resume it at an epoch (initial_epoch) only.")
         with warnings.catch_warnings():
             # Span, token and masked-LM heads read `sequence_output` only, so the pooler (kept:
             # checkpoints hold it) gets no gradient; Keras would warn about it on every fit.
@@ -439,11 +448,21 @@ class BertTask(keras.Model):
                 return super().fit(x, y, batch_size=batch_size, epochs=epochs, sample_weight=sample_weight,
                                    validation_data=validation_data,
                                    shuffle=shuffle and not isinstance(x, tf.data.Dataset),
-                                   steps_per_epoch=steps_per_epoch, **kwargs)
-            if isinstance(self.preprocessor, BertMaskedLMPreprocessor):
-                kwargs["callbacks"] = [self._mask_epoch(), *(kwargs.get("callbacks") or [])]
-            return super().fit(dataset, epochs=epochs, validation_data=validation_data, shuffle=False,
-                               steps_per_epoch=steps_per_epoch, **kwargs)
+                                   steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch, **kwargs)
+            callbacks = [epoch, *(kwargs.pop("callbacks", None) or [])]
+            options = dict(validation_data=validation_data, shuffle=False, steps_per_epoch=steps_per_epoch,
+                           callbacks=callbacks, **kwargs)
+            if not initial_step:
+                return super().fit(dataset, epochs=epochs, initial_epoch=initial_epoch, **options)
+            # Keras starts every epoch at its first batch: the rest of the resumed epoch is a fit
+            # of its own, then the later epochs (the same callbacks see both).
+            history = super().fit(dataset.skip(initial_step), epochs=initial_epoch + 1,
+                                  initial_epoch=initial_epoch, **options)
+            if epochs > initial_epoch + 1:
+                first = history.history
+                history = super().fit(dataset, epochs=epochs, initial_epoch=initial_epoch + 1, **options)
+                history.history = {key: first.get(key, []) + values for key, values in history.history.items()}
+            return history
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         """Keras `evaluate` that also takes raw text."""
@@ -546,19 +565,6 @@ def _preprocessed_now(batches, preprocess):
     outputs = [keras.tree.map_structure(np.asarray, concrete(*batch)) for batch in batches]
     rows = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
     return tf.data.Dataset.from_tensor_slices(rows)
-
-
-class _MaskEpoch(keras.callbacks.Callback):
-    """Holds the epoch of `fit` in a CPU variable (read by the mask keys) and sets it as each
-    epoch begins, also the first epoch of a resumed fit."""
-
-    def __init__(self):
-        super().__init__()
-        with tf.device("/CPU:0"):  # tf.data runs on the CPU
-            self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="mask_epoch")
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.variable.assign(epoch)
 
 
 class _TracedPreprocessor:

@@ -6,7 +6,11 @@ The flags keep the names of the original scripts (`--max-seq-length`, `--do-trai
 `build_task_model` and `load_task_model` give the recipe's model from those flags, built
 inside the strategy's scope.
 `training_callbacks(output_dir)` gives Keras progress plus TensorBoard logs in
-`output_dir/logs` and, when training ends, `training_curves.png` and `history.json`.
+`output_dir/logs`, `history.json` (kept up to date while training) and `training_curves.png`.
+`train_and_save` trains crash-safely: the training state is kept in
+`output_dir/training_state` every `--save-checkpoints-steps`, the same command run again
+continues from it, and `finished_training` keeps a finished run from being retrained
+(`--overwrite-output-dir` starts afresh).
 
 Example:
     >>> parser = argparse.ArgumentParser()
@@ -20,15 +24,23 @@ Example:
 import argparse
 import json
 import pathlib
+import shutil
+import time
 
 import keras
 
 from keras_bert_suite.presets import DEFAULT_PRESET
 from keras_bert_suite.training import STRATEGIES, bert_optimizer, get_strategy
+from keras_bert_suite.training.resume import TrainingState
 from keras_bert_suite.training.schedules import SCHEDULES
 from keras_bert_suite.utils import atomic_path, atomic_write_text
 
 MODEL_FILE = "model.keras"  # the fine-tuned model every recipe saves in --output-dir
+STATE_DIR = "training_state"  # the resumable training state in --output-dir
+HISTORY_FILE = "history.json"
+# What a resumed run must share with the run it continues (flags of add_common_arguments).
+RESUME_SETTINGS = ("preset", "max_seq_length", "batch_size", "learning_rate", "epochs", "warmup_ratio", "schedule",
+                   "adam_epsilon", "seed", "gradient_accumulation_steps")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 
@@ -71,6 +83,19 @@ def add_common_arguments(parser, max_seq_length=128, batch_size=32, learning_rat
     parser.add_argument("--do-eval", action="store_true", help="score the dev split")
     parser.add_argument("--do-predict", action="store_true", help="write predictions for the test split")
     add_training_arguments(parser)
+    add_checkpoint_arguments(parser)
+
+
+def add_checkpoint_arguments(parser):
+    """Adds `--save-checkpoints-steps` and `--overwrite-output-dir` (README: Resuming a killed run)."""
+    group = parser.add_argument_group("resuming a killed run (README: Resuming a killed run)")
+    group.add_argument("--save-checkpoints-steps", type=positive_int, default=None,
+                       help="keep the training state (model, optimizer, epoch and step) in "
+                       "OUTPUT_DIR/training_state every N batches and at every epoch end; unset: every "
+                       "five minutes of training. The same command run again continues from it")
+    group.add_argument("--overwrite-output-dir", action="store_true",
+                       help="train afresh: drop the saved training state and history of OUTPUT_DIR (without "
+                       "it a finished run there is not retrained, and a killed one is resumed)")
 
 
 def add_training_arguments(parser):
@@ -113,6 +138,54 @@ def recipe_strategy(args):
 def formatter():
     """The help formatter every `kbs` subcommand uses: defaults shown."""
     return argparse.ArgumentDefaultsHelpFormatter
+
+
+def training_state(args):
+    """The `TrainingState` of `--output-dir`, saving every `--save-checkpoints-steps`."""
+    settings = {name: str(value) if isinstance(value, pathlib.Path) else value
+                for name, value in vars(args).items() if name in RESUME_SETTINGS}
+    return TrainingState(args.output_dir / STATE_DIR, save_steps=args.save_checkpoints_steps, settings=settings)
+
+
+def finished_training(args):
+    """True when `--output-dir` holds a run that trained to its end (and its `model.keras`),
+    so `--do-train` does not train it again; with `--overwrite-output-dir` the saved state
+    and history go first and the answer is False.
+
+    Example:
+        >>> model = load_model(args) if finished_training(args) else train_and_save(build_model(args), args, x, y)
+    """
+    output_dir = args.output_dir
+    if args.overwrite_output_dir:
+        shutil.rmtree(output_dir / STATE_DIR, ignore_errors=True)
+        shutil.rmtree(output_dir / "logs", ignore_errors=True)
+        for name in (HISTORY_FILE, TrainingReport.PLOT_FILE):
+            (output_dir / name).unlink(missing_ok=True)
+        return False
+    if training_state(args).is_finished() and (output_dir / MODEL_FILE).is_file():
+        print(f"{output_dir} holds a finished training run: using its {MODEL_FILE} without training again "
+              "(pass --overwrite-output-dir to train afresh).")
+        return True
+    return False
+
+
+def train_and_save(model, args, x, y=None, **fit_kwargs):
+    """Fits `model` on `(x, y)` for `--epochs` of `--batch-size` with `--seed`, resuming the state
+    in `--output-dir` if a killed run left one, then saves `model.keras`; returns the model.
+
+    The state is saved every `--save-checkpoints-steps` and at every epoch end; `fit_kwargs`
+    go to `fit` (e.g. `validation_data`). Used by every `kbs` training subcommand.
+
+    Example:
+        >>> model = train_and_save(build_model(args), args, texts, labels)   # kill it, run it again
+    """
+    state = training_state(args)
+    initial_epoch, initial_step = state.restore(model)
+    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, initial_epoch=initial_epoch,
+              initial_step=initial_step, callbacks=training_callbacks(args.output_dir, state), **fit_kwargs)
+    save_model(model, args.output_dir / MODEL_FILE)
+    state.mark_finished()
+    return model
 
 
 def save_model(model, path):
@@ -199,30 +272,66 @@ def check_sequence_length(model, args):
 
 
 class TrainingReport(keras.callbacks.Callback):
-    """Records loss and metrics per step and per epoch; writes a plot and JSON at the end.
+    """Records loss and metrics per step and per epoch in `history.json` (rewritten with every
+    saved training state, every epoch end, every `write_seconds` and at the end) and plots
+    them in `training_curves.png`.
+
+    With the `TrainingState` of a resumed run, the history saved before the kill is kept up
+    to the resumed step and continued; steps are counted from the start of the run.
 
     Example:
         >>> model.fit(x, y, callbacks=[TrainingReport("out")])   # out/training_curves.png
     """
 
-    def __init__(self, output_dir):
+    PLOT_FILE = "training_curves.png"
+
+    def __init__(self, output_dir, state=None, write_seconds=30):
         super().__init__()
         self.output_dir = pathlib.Path(output_dir)
+        self.state = state
+        self.write_seconds = write_seconds
+        self.global_steps = []
         self.steps = {}
         self.epochs = {}
+        self.last_write = time.monotonic()
+        self.batches_seen = 0
+
+    def on_train_begin(self, logs=None):
+        saved = (self.state.read() or {}) if self.state is not None else {}
+        path = self.output_dir / HISTORY_FILE
+        if self.global_steps or not saved.get("global_step") or not path.is_file():
+            return  # this fit continues the history already held, or starts one
+        history = json.loads(path.read_text(encoding="utf-8"))
+        keep = sum(step <= saved["global_step"] for step in history.get("global_step", []))
+        epochs = saved["epoch"] + (saved["step"] >= (saved.get("steps_per_epoch") or float("inf")))
+        self.global_steps = history.get("global_step", [])[:keep]
+        self.steps = {name: values[:keep] for name, values in history.get("steps", {}).items()}
+        self.epochs = {name: values[:epochs] for name, values in history.get("epochs", {}).items()}
 
     def on_train_batch_end(self, batch, logs=None):
+        self.batches_seen += 1
+        step = self.state.global_step(batch) if self.state is not None else self.batches_seen
+        self.global_steps.append(step)
         for name, value in (logs or {}).items():
             self.steps.setdefault(name, []).append(float(value))
+        saved_now = self.state is not None and self.state.last_save == (self.state.epoch, self.state.offset + batch + 1)
+        if saved_now or time.monotonic() - self.last_write >= self.write_seconds:
+            self.write()  # with every saved state, so a resumed run finds the history up to it
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in (logs or {}).items():
             self.epochs.setdefault(name, []).append(float(value))
+        self.write()
 
     def on_train_end(self, logs=None):
-        atomic_write_text(self.output_dir / "history.json",
-                          json.dumps({"steps": self.steps, "epochs": self.epochs}, indent=2))
-        self.plot(self.output_dir / "training_curves.png")
+        self.write()
+        self.plot(self.output_dir / self.PLOT_FILE)
+
+    def write(self):
+        """Writes `history.json` (atomically) as it stands."""
+        atomic_write_text(self.output_dir / HISTORY_FILE, json.dumps(
+            {"global_step": self.global_steps, "steps": self.steps, "epochs": self.epochs}, indent=2))
+        self.last_write = time.monotonic()
 
     def plot(self, path):
         """One panel per quantity: per-step curve, with per-epoch values (train and val) marked."""
@@ -232,10 +341,12 @@ class TrainingReport(keras.callbacks.Callback):
         from matplotlib import pyplot
 
         names = [name for name in self.steps if name != "learning_rate"]
+        if not names:
+            return
         figure, axes = pyplot.subplots(len(names), 1, figsize=(7, 2.6 * len(names)), squeeze=False)
-        steps_per_epoch = max(1, len(self.steps[names[0]]) // max(1, len(self.epochs.get(names[0], [1]))))
+        steps_per_epoch = max(1, max(self.global_steps) // max(1, len(self.epochs.get(names[0], [1]))))
         for axis, name in zip(axes[:, 0], names):
-            axis.plot(range(1, len(self.steps[name]) + 1), self.steps[name], label=f"{name} (step)", lw=1)
+            axis.plot(self.global_steps[-len(self.steps[name]):], self.steps[name], label=f"{name} (step)", lw=1)
             for key, style in ((name, "o"), (f"val_{name}", "s")):
                 if key in self.epochs:
                     ends = [steps_per_epoch * (epoch + 1) for epoch in range(len(self.epochs[key]))]
@@ -249,10 +360,33 @@ class TrainingReport(keras.callbacks.Callback):
         pyplot.close(figure)
 
 
-def training_callbacks(output_dir):
-    """Keras callbacks for a recipe's `fit`: TensorBoard logs and the training report."""
+class ResumedTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard whose per-batch summaries continue at the step a resumed run reached
+    (Keras counts from 0 at every `fit`); epoch summaries are numbered by epoch already."""
+
+    def __init__(self, log_dir, state=None, **kwargs):
+        super().__init__(log_dir=log_dir, **kwargs)
+        self.state = state
+        self.calls = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.calls is None:  # the first fit of this run: start where the saved state is
+            saved = (self.state.read() or {}) if self.state is not None else {}
+            self.calls = 0 if saved.get("finished") else saved.get("global_step", 0)
+        self._global_train_batch = self.calls
+
+    def on_train_end(self, logs=None):
+        self.calls = self._global_train_batch
+        super().on_train_end(logs)
+
+
+def training_callbacks(output_dir, state=None):
+    """Keras callbacks for a recipe's `fit`: TensorBoard logs and the training report, both
+    continuing the history of a resumed run; with `state` (a `TrainingState`) it comes first."""
     output_dir = pathlib.Path(output_dir)
     return [
-        keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs"), update_freq="batch"),
-        TrainingReport(output_dir),
+        *([state] if state is not None else []),
+        ResumedTensorBoard(str(output_dir / "logs"), state, update_freq="batch"),
+        TrainingReport(output_dir, state),
     ]

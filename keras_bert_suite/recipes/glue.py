@@ -27,12 +27,11 @@ from keras_bert_suite.models.classifier import BertClassifier
 from keras_bert_suite.postprocessing.probabilities import softmax
 from keras_bert_suite.recipes import classification_metrics
 from keras_bert_suite.recipes.common import (
-    MODEL_FILE,
     add_common_arguments,
     build_task_model,
+    finished_training,
     load_task_model,
-    save_model,
-    training_callbacks,
+    train_and_save,
 )
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.glue_data import get_task, read_glue, read_table
@@ -241,12 +240,9 @@ def run(args):
           f"classes: {list(labels) if labels is not None else 'regression'}")
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    if args.do_train:
-        model = build_model(args, labels)
-        model.fit(model_inputs(train), label_ids(train, labels), batch_size=args.batch_size, epochs=args.epochs,
-                  seed=args.seed, callbacks=training_callbacks(args.output_dir))
-        save_model(model, args.output_dir / MODEL_FILE)
+    if args.do_train and not finished_training(args):
         atomic_write_text(args.output_dir / LABELS_FILE, json.dumps(labels) + "\n")
+        model = train_and_save(build_model(args, labels), args, model_inputs(train), label_ids(train, labels))
     else:
         model = load_model(args, labels)
     global_step = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0

@@ -25,9 +25,9 @@ from keras_bert_suite.recipes.common import (
     add_common_arguments,
     build_task_model,
     check_sequence_length,
+    finished_training,
     load_task_model,
-    save_model,
-    training_callbacks,
+    train_and_save,
 )
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.ner_data import (
@@ -117,10 +117,7 @@ def train(args, sentences, dev_sentences):
         dev_words, dev_tags = words_and_tags(dev_sentences)
         if {tag for sentence_tags in dev_tags for tag in sentence_tags} <= set(labels):
             validation = (dev_words, tag_ids(dev_tags, labels))
-    model.fit(words, tag_ids(tags, labels), batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-              validation_data=validation, callbacks=training_callbacks(args.output_dir))
-    save_model(model, args.output_dir / MODEL_FILE)
-    return model
+    return train_and_save(model, args, words, tag_ids(tags, labels), validation_data=validation)
 
 
 def score(model, sentences, prefix, args):
@@ -146,7 +143,7 @@ def run(args):
               for do_flag, file_flag, prefix in SCORED_SPLITS if getattr(args, do_flag)}
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    if args.do_train:
+    if args.do_train and not finished_training(args):
         model = train(args, train_sentences, scored.get("eval"))
     else:
         model = load_model(args)

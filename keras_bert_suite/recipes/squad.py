@@ -26,13 +26,12 @@ from keras_bert_suite.models.question_answerer import BertQuestionAnswerer
 from keras_bert_suite.preprocessing.question_answerer import BertQuestionAnswererPreprocessor
 from keras_bert_suite.preprocessing.squad_examples import answer_word_chars
 from keras_bert_suite.recipes.common import (
-    MODEL_FILE,
     add_common_arguments,
     build_task_model,
     check_sequence_length,
+    finished_training,
     load_task_model,
-    save_model,
-    training_callbacks,
+    train_and_save,
 )
 from keras_bert_suite.recipes.squad_data import read_squad_file
 from keras_bert_suite.recipes.squad_decode import squad_predictions, write_prediction_files
@@ -120,9 +119,7 @@ def train(model, examples, args):
     x = ([example.question for example in examples], [example.context for example in examples])
     y = {"answer_chars": answer_word_chars(examples),
          "answer_texts": [example.answers[0]["text"] if not example.is_impossible else "" for example in examples]}
-    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, seed=args.seed,
-              callbacks=training_callbacks(args.output_dir))
-    save_model(model, args.output_dir / MODEL_FILE)
+    train_and_save(model, args, x, y, shuffle=True)
 
 
 def predict(model, examples, args):
@@ -160,9 +157,10 @@ def run(args):
     predict_examples = read_examples(args.predict_file, "--predict-file", False, args) if predicting else []
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    model = build_model(args) if args.do_train else load_model(args)
+    training = args.do_train and not finished_training(args)
+    model = build_model(args) if training else load_model(args)
     check_sequence_length(model, args)
-    if args.do_train:
+    if training:
         train(model, train_examples, args)
     if not predicting:
         return {}

@@ -22,13 +22,12 @@ import numpy as np
 from keras_bert_suite.models.multiple_choice import BertMultipleChoice
 from keras_bert_suite.recipes.classification_metrics import format_eval_results, write_eval_results
 from keras_bert_suite.recipes.common import (
-    MODEL_FILE,
     add_common_arguments,
     build_task_model,
     check_sequence_length,
+    finished_training,
     load_task_model,
-    save_model,
-    training_callbacks,
+    train_and_save,
 )
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.swag_data import ENDING_KEYS, read_swag
@@ -124,14 +123,13 @@ def run(args):
     print(f"Examples: {len(train)} train, {len(dev)} dev, {len(test)} test")
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    model = build_model(args) if args.do_train else load_model(args)
+    training = args.do_train and not finished_training(args)
+    model = build_model(args) if training else load_model(args)
     check_sequence_length(model, args)
     eval_batch_size = args.eval_batch_size or args.batch_size
-    if args.do_train:
+    if training:
         validation = (model_inputs(dev), gold_labels(dev)) if dev else None
-        model.fit(model_inputs(train), gold_labels(train), batch_size=args.batch_size, epochs=args.epochs,
-                  seed=args.seed, validation_data=validation, callbacks=training_callbacks(args.output_dir))
-        save_model(model, args.output_dir / MODEL_FILE)
+        train_and_save(model, args, model_inputs(train), gold_labels(train), validation_data=validation)
     metrics = {}
     if dev:
         logits = model.predict(model_inputs(dev), batch_size=eval_batch_size)
