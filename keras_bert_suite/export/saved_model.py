@@ -118,12 +118,14 @@ def export_saved_model(model, path, *, overwrite=False, verbose=False, **serving
 
 
 def packed_serving_function(model):
-    """`(fn, input_signature)`: `fn` takes the model's packed int tensors as keyword arguments
+    """`(fn, input_signature)`: `fn` takes the model's packed int tensors in the order of
+    `input_signature` (named after the model's inputs, so the signature takes them by name)
     and returns the head's outputs (`predict` on packed input) as a dict of float32 tensors.
 
     Example:
         >>> fn, signature = packed_serving_function(classifier)
-        >>> fn(token_ids=ids, segment_ids=segments, padding_mask=mask)["logits"]
+        >>> [spec.name for spec in signature]   # ['token_ids', 'segment_ids', 'padding_mask']
+        >>> fn(ids, segments, mask)["logits"]
     """
     names = list(model.input)
     specs = [tf.TensorSpec(model.input[name].shape, model.input[name].dtype, name=name) for name in names]
