@@ -20,14 +20,14 @@ import pathlib
 import sys
 
 from keras_bert_suite.presets import DEFAULT_PRESET, get_preset_info, list_presets
-from keras_bert_suite.recipes import build_vocab, export, features, glue, ner, pretraining_data, squad, swag
+from keras_bert_suite.recipes import build_vocab, export, features, glue, ner, pretrain, pretraining_data, squad, swag
 from keras_bert_suite.recipes.common import formatter
 from keras_bert_suite.recipes.errors import DataFileError
 from keras_bert_suite.recipes.squad_eval import evaluate_file
 from keras_bert_suite.utils import atomic_write_text
 
 RECIPES = {"classify": glue, "squad": squad, "ner": ner, "swag": swag, "extract-features": features, "export": export,
-           "create-pretraining-data": pretraining_data, "build-vocab": build_vocab}
+           "create-pretraining-data": pretraining_data, "build-vocab": build_vocab, "pretrain": pretrain}
 USER_ERRORS = (DataFileError, ValueError, FileNotFoundError)
 
 

@@ -29,11 +29,12 @@ SMOKE = {
         [],
     ),
     "continued_pretraining": (
-        ["--output-dir", "smoke_preset", "--max-pairs", "32", "--epochs", "1", "--sequence-length", "32"],
-        [r"108 sentence pairs from dev-v1.1-part1.json: 32 to train on, 21 held out",
-         rf"after +masked-LM accuracy {NUMBER} +next-sentence accuracy {NUMBER} +loss {NUMBER}",
-         r"saved the adapted backbone to smoke_preset"],
-        ["smoke_preset/backbone_config.json", "smoke_preset/model.weights.h5"],
+        ["--output-dir", "smoke_out", "--num-train-steps", "4", "--batch-size", "4", "--eval-steps", "2",
+         "--sequence-length", "32"],
+        [r"\d+ paragraphs from dev-v1.1-part1.json: train.txt and held_out.txt",
+         rf"before +masked-LM accuracy {NUMBER} +loss {NUMBER}", rf"after +masked-LM accuracy {NUMBER} +loss {NUMBER}",
+         r"saved the adapted model to smoke_out/preset"],
+        ["smoke_out/preset/backbone_config.json", "smoke_out/preset/heads.weights.h5", "smoke_out/eval_results.txt"],
     ),
     "demo": (
         ["--smoke", "--output-dir", "demo_output"],

@@ -6,6 +6,7 @@ NSP head in test_pretraining.py.
 """
 
 import math
+from unittest import mock
 
 import keras
 import numpy as np
@@ -187,3 +188,26 @@ def test_packed_inputs_without_preprocessor():
     assert logits.shape == (2, 3, VOCABULARY)
     # Slots reading the same position give the same logits.
     np.testing.assert_allclose(logits[1, 1], logits[1, 2])
+
+
+def _fit_masks(model, epochs=2):
+    """The masks `model.fit(TEXTS, epochs=epochs, seed=1, shuffle=False)` trains on, per epoch: Keras' fit is
+    replaced by one that runs each epoch's callbacks' `on_epoch_begin` and reads the batches."""
+    masks = []
+
+    def read_batches(self, dataset, epochs=1, callbacks=(), **kwargs):
+        for epoch in range(epochs):
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch)
+            masks.append(np.concatenate([x["mask_positions"].numpy() for x, _, _ in dataset]))
+
+    with mock.patch.object(keras.Model, "fit", read_batches):
+        model.fit(TEXTS, batch_size=2, epochs=epochs, seed=1, shuffle=False)
+    return masks
+
+
+def test_fit_draws_new_masks_every_epoch_and_the_same_ones_every_run():
+    first, again = _fit_masks(_masked_lm(seed=3)), _fit_masks(_masked_lm(seed=3))
+    assert len(first) == 2 and first[0].shape == (len(TEXTS), 4)
+    np.testing.assert_array_equal(np.stack(first), np.stack(again))  # a run repeats exactly
+    assert not np.array_equal(first[0], first[1])  # each epoch draws anew
