@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 _EPOCH_MULTIPLIER = 1_000_003  # a prime: (seed, epoch) pairs give distinct shuffle seeds
+_GRAPH_SEED = 87654321
 
 
 def epoch_ordered(examples, seed, epoch):
@@ -30,6 +31,10 @@ def epoch_ordered(examples, seed, epoch):
         raise ValueError("epoch_ordered needs a dataset of known, finite length (in-memory examples).")
 
     def one_epoch(_):
+        # The graph-level half of the shuffle's seed pair, fixed in this traced function: the
+        # order depends on (seed, epoch) only, not on `tf.random.set_seed` (whose 0 would also
+        # make TensorFlow test the tensor seed below for 0 in Python).
+        tf.random.set_seed(_GRAPH_SEED)
         epoch_seed = (tf.constant(seed, tf.int64) * _EPOCH_MULTIPLIER + epoch.read_value()) % (2**31 - 1)
         return examples.shuffle(size, seed=epoch_seed, reshuffle_each_iteration=False)
 
