@@ -140,7 +140,7 @@ def packed_serving_function(model):
 
 def serving_empty_batches(serve, input_signature):
     """`(fn, input_signature)`: `fn` is `serve`, except that a batch of 0 examples runs as one
-    placeholder example ("" or 0 in each input) and returns 0 rows of each output, instead of
+    blank example ("" or 0 in each input) and returns 0 rows of each output, instead of
     reaching ops that fail on an empty batch (the masked-LM head's gather does). Every output
     has one row per example.
 
@@ -150,9 +150,9 @@ def serving_empty_batches(serve, input_signature):
     """
     def guarded(*inputs):
         examples = tf.shape(inputs[0])[0]
-        placeholder = [tf.zeros([1] + [1 if size is None else size for size in spec.shape[1:]], spec.dtype)
-                       for spec in input_signature]
-        inputs = tf.cond(examples > 0, lambda: list(inputs), lambda: placeholder)
+        blank_example = [tf.zeros([1] + [1 if size is None else size for size in spec.shape[1:]], spec.dtype)
+                         for spec in input_signature]
+        inputs = tf.cond(examples > 0, lambda: list(inputs), lambda: blank_example)
         return tf.nest.map_structure(lambda output: output[:examples], serve(*inputs))
 
     return guarded, input_signature
