@@ -15,6 +15,7 @@ Example:
     b'hello , world !'
 """
 
+import functools
 import re
 import warnings
 
@@ -113,12 +114,17 @@ class WordPieceTokenizer(keras.layers.Layer):
             unknown_token=unknown_token,
             no_pretokenization=True,
         )
-        # One traced graph instead of hundreds of eager ops per call; nests in tf.data.
-        self._tokenize_batch = tf.function(
-            self._tokenize,
-            input_signature=[tf.TensorSpec([None], tf.string)],
-            autograph=False,
-        )
+        # One traced graph per call instead of hundreds of eager ops; nests in tf.data. Ids
+        # alone skip the offset ops, and one string is unwrapped inside the graph.
+        # (String keys: SavedModel tracking refuses others.)
+        self._traced = {
+            _traced_key(rank, with_offsets): tf.function(
+                functools.partial(self._tokenize_rank, rank=rank, with_offsets=with_offsets),
+                input_signature=[tf.TensorSpec([None] * rank, tf.string)],
+                autograph=False,
+            )
+            for rank in (0, 1) for with_offsets in (False, True)
+        }
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
@@ -130,29 +136,38 @@ class WordPieceTokenizer(keras.layers.Layer):
     # === Tokenization ===
 
     def call(self, inputs):
-        ids, _, _ = self.tokenize_with_offsets(inputs)
-        return ids
+        return self._run(inputs, with_offsets=False)
 
     def tokenize_with_offsets(self, inputs):
         """`(ids, starts, ends)`: ids as `call` gives them, and for each piece the start
         and exclusive end offset, in characters (code points), in the original string.
         A piece cut from a normalized character ("İ" -> "i") covers that character."""
+        return self._run(inputs, with_offsets=True)
+
+    def _run(self, inputs, with_offsets):
+        """Ids (and offsets) of strings of any rank, through the traced graphs."""
         strings = _as_string_tensor(inputs)
         if isinstance(strings, tf.RaggedTensor):
-            results = self._tokenize_batch(strings.flat_values)
-            return tuple(strings.with_flat_values(r) for r in results)
+            results = self._traced[_traced_key(1, with_offsets)](strings.flat_values)
+            return tf.nest.map_structure(strings.with_flat_values, results)
         rank = strings.shape.rank
         if rank is None:
             raise ValueError(
                 "WordPieceTokenizer needs inputs of known rank; give the tf.function an "
                 "input_signature such as tf.TensorSpec([None], tf.string)."
             )
-        if rank == 0:
-            return tuple(r[0] for r in self._tokenize_batch(strings[tf.newaxis]))
-        if rank == 1:
-            return self._tokenize_batch(strings)
+        if rank <= 1:
+            return self._traced[_traced_key(rank, with_offsets)](strings)
         batch = tf.RaggedTensor.from_tensor(strings, ragged_rank=rank - 1)
-        return tuple(batch.with_flat_values(r) for r in self._tokenize_batch(batch.flat_values))
+        return tf.nest.map_structure(batch.with_flat_values, self._traced[_traced_key(1, with_offsets)](batch.flat_values))
+
+    def _tokenize_rank(self, strings, rank, with_offsets):
+        """`_tokenize` of a 1-D batch, or of one string (rank 0: dense 1-D results); ids
+        alone unless `with_offsets`."""
+        results = self._tokenize(strings if rank else strings[tf.newaxis])
+        if not rank:
+            results = tuple(result.flat_values for result in results)
+        return results if with_offsets else results[0]
 
     def _tokenize(self, strings):
         """1-D strings to ragged `[batch, None]` int32 ids, starts and ends."""
@@ -277,6 +292,10 @@ class WordPieceTokenizer(keras.layers.Layer):
             }
         )
         return config
+
+
+def _traced_key(rank, with_offsets):
+    return f"rank{rank}" + ("_offsets" if with_offsets else "")
 
 
 def encode_python_text(value):
