@@ -147,19 +147,19 @@ class WordPieceTokenizer(keras.layers.Layer):
     def _run(self, inputs, with_offsets):
         """Ids (and offsets) of strings of any rank, through the traced graphs."""
         strings = _as_string_tensor(inputs)
-        if isinstance(strings, tf.RaggedTensor):
-            results = self._traced[_traced_key(1, with_offsets)](strings.flat_values)
-            return tf.nest.map_structure(strings.with_flat_values, results)
-        rank = strings.shape.rank
-        if rank is None:
-            raise ValueError(
-                "WordPieceTokenizer needs inputs of known rank; give the tf.function an "
-                "input_signature such as tf.TensorSpec([None], tf.string)."
-            )
-        if rank <= 1:
-            return self._traced[_traced_key(rank, with_offsets)](strings)
-        batch = tf.RaggedTensor.from_tensor(strings, ragged_rank=rank - 1)
-        return tf.nest.map_structure(batch.with_flat_values, self._traced[_traced_key(1, with_offsets)](batch.flat_values))
+        if not isinstance(strings, tf.RaggedTensor):
+            rank = strings.shape.rank
+            if rank is None:
+                raise ValueError(
+                    "WordPieceTokenizer needs inputs of known rank; give the tf.function an "
+                    "input_signature such as tf.TensorSpec([None], tf.string)."
+                )
+            if rank <= 1:
+                return self._traced[_traced_key(rank, with_offsets)](strings)
+            strings = tf.RaggedTensor.from_tensor(strings, ragged_rank=rank - 1)
+        # Any other shape: its strings as one batch, the results in that shape.
+        results = self._traced[_traced_key(1, with_offsets)](strings.flat_values)
+        return tf.nest.map_structure(strings.with_flat_values, results)
 
     def _tokenize_rank(self, strings, rank, with_offsets):
         """`_tokenize` of a 1-D batch, or of one string (rank 0: dense 1-D results); ids
