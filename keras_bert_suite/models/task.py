@@ -26,6 +26,7 @@ from keras_bert_suite.checkpoints.loading import read_checkpoint_weights
 from keras_bert_suite.checkpoints.names import assign_weights
 from keras_bert_suite.models.backbone import BertBackbone
 from keras_bert_suite.preprocessing.base import is_string_input
+from keras_bert_suite.preprocessing.feature_cache import FeatureCache
 from keras_bert_suite.preprocessing.masked_lm import BertMaskedLMPreprocessor, step_seeds
 from keras_bert_suite.presets import resolve_preset
 from keras_bert_suite.tokenizers.wordpiece import encode_python_text
@@ -110,6 +111,26 @@ class BertTask(keras.Model):
     preprocessor_class = None
     # In-memory inputs up to this many examples are preprocessed once (None: always).
     materialize_limit = MATERIALIZE_LIMIT
+    _feature_cache = None
+
+    @property
+    def feature_cache(self):
+        """A `FeatureCache` (set it to one or to a folder) that keeps what is preprocessed
+        once, in memory (question-answering windows for `fit`, `evaluate`, `predict` and
+        `answer`; texts `predict`/`evaluate` take in one go), so later calls and runs on the
+        same inputs read it back instead of tokenizing again. None (the default): no cache.
+        Not saved with the model.
+
+        Example:
+            >>> model.feature_cache = "out/feature_cache"
+        """
+        return self._feature_cache
+
+    @feature_cache.setter
+    def feature_cache(self, cache):
+        if cache is not None and not isinstance(cache, FeatureCache):
+            cache = FeatureCache(cache)
+        self._feature_cache = cache
 
     def _init_task(self, backbone, preprocessor, compile):
         """Call at the end of a subclass `__init__` (after the functional graph is built)."""
@@ -324,9 +345,18 @@ class BertTask(keras.Model):
         preprocess = self._traced_preprocessor()
         dataset = self._with_mask_seeds(dataset)
         if materialize and not isinstance(x, tf.data.Dataset):
-            return self._batches(_preprocessed_now(dataset, preprocess), batch_size, shuffle)
+            rows = self._cached_features(parts, lambda: _preprocessed_now(dataset, preprocess))
+            return self._batches(tf.data.Dataset.from_tensor_slices(rows), batch_size, shuffle)
         return dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
             tf.data.AUTOTUNE)
+
+    def _cached_features(self, inputs, make):
+        """`make()`, or what it gave for the same `inputs` and preprocessor in an earlier
+        call or run, when `feature_cache` is set. Masks drawn at random are never cached."""
+        cache = self.feature_cache
+        if cache is None or isinstance(self.preprocessor, BertMaskedLMPreprocessor):
+            return make()
+        return cache.load_or_make(self.preprocessor, inputs, make)
 
     def _with_mask_seeds(self, batches):
         """For a masking preprocessor, each batch as `(key, *parts)`, `key` = `mask_seed(seed, epoch,
@@ -557,14 +587,13 @@ class BertTask(keras.Model):
 
 
 def _preprocessed_now(batches, preprocess):
-    """Runs `preprocess` eagerly on each batch of raw text; the output rows as an unbatched
-    in-memory dataset (its iterator starts in milliseconds). A batch may give more rows than
-    texts (question-answering windows)."""
+    """Runs `preprocess` eagerly on each batch of raw text; the output rows as numpy arrays
+    (as an in-memory dataset, its iterator starts in milliseconds). A batch may give more
+    rows than texts (question-answering windows)."""
     # One concrete function for every batch size, the trace tf.data would use.
     concrete = preprocess.get_concrete_function(*batches.element_spec)
     outputs = [keras.tree.map_structure(np.asarray, concrete(*batch)) for batch in batches]
-    rows = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
-    return tf.data.Dataset.from_tensor_slices(rows)
+    return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
 
 
 class _TracedPreprocessor:

@@ -49,7 +49,7 @@ class QuestionAnswererPostprocessor(TaskPostprocessor):
         decoded = []
         for first in range(0, len(questions), DECODE_CHUNK):
             chunk = slice(first, first + DECODE_CHUNK)
-            windows = preprocessor.windows(questions[chunk], contexts[chunk])
+            windows = self._windows(preprocessor, questions[chunk], contexts[chunk])
             logits = self._logits(windows["inputs"], batch_size)
             candidates, null = span_candidates(windows, *logits, n_best_size=n_best_size,
                                                max_answer_length=max_answer_length)
@@ -61,6 +61,14 @@ class QuestionAnswererPostprocessor(TaskPostprocessor):
             if progress is not None:
                 progress(len(questions[chunk]))
         return decoded
+
+    def _windows(self, preprocessor, questions, contexts):
+        """The preprocessor's windows, read from the model's `feature_cache` when it has them."""
+        cache = self.model.feature_cache
+        if cache is None:
+            return preprocessor.windows(questions, contexts)
+        return cache.load_or_make(preprocessor, ("windows", questions, contexts),
+                                  lambda: preprocessor.windows(questions, contexts))
 
     def _logits(self, inputs, batch_size):
         """`(start_logits, end_logits)` of every window (none for a batch without windows)."""

@@ -7,7 +7,10 @@ every question of `--train-file` into windows of `--max-seq-length` pieces (ever
 `predictions.json`, `nbest_predictions.json` and, with `--version-2-with-negative`,
 `null_odds.json`, in the original's layouts. When the predict file holds gold answers,
 the official evaluation scores them into `eval_results.json`. Without `--do-train`,
-predictions use `output_dir/model.keras` if present, else the preset.
+predictions use `output_dir/model.keras` if present, else the preset. The windows of both
+files are kept in `output_dir/feature_cache` (`--feature-cache-dir`), as the original's
+`FeatureWriter` records: a rerun (after a kill, or to predict again) reads them back
+instead of tokenizing again, and any change of file, tokenizer or window flag makes new ones.
 
 Example:
     $ kbs squad --preset bert_base_uncased --train-file train-v1.1.json \\
@@ -23,6 +26,7 @@ import warnings
 from tqdm import tqdm
 
 from keras_bert_suite.models.question_answerer import BertQuestionAnswerer
+from keras_bert_suite.preprocessing.feature_cache import FeatureCache
 from keras_bert_suite.preprocessing.question_answerer import BertQuestionAnswererPreprocessor
 from keras_bert_suite.preprocessing.squad_examples import answer_word_chars
 from keras_bert_suite.recipes.common import (
@@ -39,6 +43,7 @@ from keras_bert_suite.recipes.squad_eval import evaluate_file
 from keras_bert_suite.utils import atomic_write_text
 
 EVAL_FILE = "eval_results.json"
+FEATURE_CACHE_DIR = "feature_cache"
 
 
 def add_arguments(parser):
@@ -61,6 +66,11 @@ def add_arguments(parser):
     data.add_argument("--max-answer-length", type=int, default=30, help="longest answer, in pieces")
     data.add_argument("--null-score-diff-threshold", type=float, default=0.0,
                       help="SQuAD 2.0: predict no answer when null score - best span score exceeds this")
+    data.add_argument("--feature-cache-dir", type=pathlib.Path, default=None,
+                      help="where the training and prediction windows are kept, keyed by the questions, the "
+                      "tokenizer and the window flags, so a rerun does not tokenize again (default: "
+                      "OUTPUT_DIR/feature_cache)")
+    data.add_argument("--no-feature-cache", action="store_true", help="cut the windows afresh and keep nothing")
     add_common_arguments(parser, max_seq_length=384, batch_size=12, learning_rate=3e-5, epochs=2)
 
 
@@ -137,6 +147,17 @@ def predict(model, examples, args):
     return {path.name: path for path in paths}
 
 
+def report_cache(cache, which):
+    """Says which windows came from the cache and which were written to it (and empties the lists)."""
+    if cache is None:
+        return
+    for verb, paths in (("Read", cache.read), ("Wrote", cache.written)):
+        if paths:
+            print(f"{verb} {which} windows {'from' if verb == 'Read' else 'to'} the feature cache: "
+                  f"{', '.join(str(path) for path in paths)}")
+        paths.clear()
+
+
 def evaluate(args, paths):
     """The official SQuAD score of `predictions.json`, written to `eval_results.json`."""
     metrics = evaluate_file(args.predict_file, paths["predictions.json"], paths.get("null_odds.json"))
@@ -160,11 +181,15 @@ def run(args):
     training = args.do_train and not finished_training(args)
     model = build_model(args) if training else load_model(args)
     check_sequence_length(model, args)
+    if not args.no_feature_cache:
+        model.feature_cache = FeatureCache(args.feature_cache_dir or args.output_dir / FEATURE_CACHE_DIR)
     if training:
         train(model, train_examples, args)
+        report_cache(model.feature_cache, "training")
     if not predicting:
         return {}
     paths = predict(model, predict_examples, args)
+    report_cache(model.feature_cache, "prediction")
     if not any(example.answers for example in predict_examples):
         print(f"{args.predict_file} holds no gold answers: predictions written, nothing to score.")
         return {}
