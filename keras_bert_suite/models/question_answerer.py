@@ -95,6 +95,8 @@ class BertQuestionAnswerer(BertTask):
     # Windows are made once, in memory: `fit` needs their number for the schedule, and
     # nothing about them changes between epochs.
     materialize_limit = None
+    # The span loss and logits run over every position of the window.
+    dynamic_padding_is_exact = False
 
     def __init__(self, backbone, preprocessor=None, compile=True, dtype=None, **kwargs):
         policy = task_dtype_policy(backbone, dtype)

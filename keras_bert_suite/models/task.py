@@ -45,6 +45,11 @@ DEFAULT_BATCH_SIZE = 32
 # call's time), while this many packed rows take only ~6 MB at length 128. Larger inputs
 # stream through `tf.data`, where the start-up cost does not matter.
 MATERIALIZE_LIMIT = 4096
+PADDINGS = ("dynamic", "fixed")
+# With dynamic padding a batch is padded to a multiple of this: at most sequence_length / 32
+# shapes to trace (and, on GPU/TPU, to compile), and matrix sizes that suit the hardware.
+PAD_MULTIPLE = 32
+SEQUENCE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 # Post-processing registered per task class by `keras_bert_suite.postprocessing`, which sits
 # to the right of models in the pipe and so cannot be imported from here.
@@ -112,6 +117,32 @@ class BertTask(keras.Model):
     # In-memory inputs up to this many examples are preprocessed once (None: always).
     materialize_limit = MATERIALIZE_LIMIT
     _feature_cache = None
+    _padding = "dynamic"
+    # Whether cutting padding off a batch leaves the task's outputs and loss as they were
+    # (False where the outputs or the loss run over every position).
+    dynamic_padding_is_exact = True
+
+    @property
+    def padding(self):
+        """How raw-text batches are padded: "dynamic" (the default) pads each batch of `fit`,
+        `evaluate` and `predict` only to its longest sequence, rounded up to a multiple of
+        `PAD_MULTIPLE` (32), so short texts do not pay for `sequence_length`: the same outputs
+        (the cut positions are padding, which attention masks out), a few compiled shapes.
+        "fixed" pads every batch to the preprocessor's `sequence_length`, as TPUs want (a
+        model under a `TPUStrategy` always does). Question answering and token
+        classification always pad to `sequence_length`: their outputs and losses cover
+        every position. Packed inputs are never changed. Not saved with the model.
+
+        Example:
+            >>> model.padding = "fixed"
+        """
+        return self._padding
+
+    @padding.setter
+    def padding(self, padding):
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, found {padding!r}.")
+        self._padding = padding
 
     @property
     def feature_cache(self):
@@ -346,9 +377,18 @@ class BertTask(keras.Model):
         dataset = self._with_mask_seeds(dataset)
         if materialize and not isinstance(x, tf.data.Dataset):
             rows = self._cached_features(parts, lambda: _preprocessed_now(dataset, preprocess))
-            return self._batches(tf.data.Dataset.from_tensor_slices(rows), batch_size, shuffle)
-        return dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-            tf.data.AUTOTUNE)
+            return self._trimmed(self._batches(tf.data.Dataset.from_tensor_slices(rows), batch_size, shuffle))
+        return self._trimmed(dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE)
+                             ).prefetch(tf.data.AUTOTUNE)
+
+    def _trimmed(self, batches):
+        """With `padding="dynamic"`, each batch of packed inputs cut to its longest sequence,
+        rounded up to a multiple of `PAD_MULTIPLE`: the cut positions are padding, which no
+        real position attends to, so the outputs stay the same (see `padding`)."""
+        if self.padding == "fixed" or not self.dynamic_padding_is_exact or isinstance(
+                self.distribute_strategy, tf.distribute.TPUStrategy):
+            return batches
+        return batches.map(_trim_padding)
 
     def _cached_features(self, inputs, make):
         """`make()`, or what it gave for the same `inputs` and preprocessor in an earlier
@@ -584,6 +624,16 @@ class BertTask(keras.Model):
         # Google's `output_weights` are [out, in]; Keras kernels are [in, out].
         weights = {name: (w.T if name.endswith("output_weights") else w) for name, w in weights.items()}
         assign_weights(variables, weights, str(resolved.folder), optional_prefixes=tuple(variables))
+
+
+def _trim_padding(*parts):
+    """A batch `x` or `(x, y[, sample_weight])` with the sequence inputs of `x` cut to the
+    longest sequence of the batch, rounded up to a multiple of `PAD_MULTIPLE`."""
+    x = parts[0]
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(x["padding_mask"], tf.int32), axis=-1))
+    length = tf.minimum(tf.shape(x["token_ids"])[-1], -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE)
+    x = {name: value[..., :length] if name in SEQUENCE_INPUTS else value for name, value in x.items()}
+    return x if len(parts) == 1 else (x, *parts[1:])
 
 
 def _preprocessed_now(batches, preprocess):

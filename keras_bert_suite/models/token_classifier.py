@@ -51,6 +51,8 @@ class BertTokenClassifier(BertTask):
     """
 
     preprocessor_class = BertTokenClassifierPreprocessor
+    # `predict` returns one row per position of sequence_length.
+    dynamic_padding_is_exact = False
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, labels=None,
                  compile=True, dtype=None, **kwargs):
