@@ -9,7 +9,7 @@ shapes: speed does not depend on the values), which pads every batch to 128. Eac
 runs the three in a rotating order after one warm-up round; prints the median seconds per
 call and each one's ratio to keras-hub's, and writes them to `--json`.
 
-Run: `.venv/bin/python benchmarks/padding_speed.py [--rounds 3]` (needs the `bench` extra and
+Run: `.venv/bin/python benchmarks/padding_speed.py [--rounds 3] [--limit 200]` (needs the `bench` extra and
 `../shared/data/sst2/dev.tsv`).
 """
 
@@ -56,11 +56,14 @@ def timed(call):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (>= 1), after one warm-up round")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N sentences (a quick look)")
     parser.add_argument("--json", type=pathlib.Path,
                         default=pathlib.Path(__file__).with_name("results") / "padding_speed.json")
     args = parser.parse_args()
-    texts, labels = sst2()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, found {args.rounds}")
+    texts, labels = (part[:args.limit] for part in sst2())
     contestants = models()
     names = list(contestants)
     jobs = {"fit 1 epoch": lambda model: model.fit(texts, labels, batch_size=32, epochs=1, verbose=0),
