@@ -376,7 +376,7 @@ class BertTask(keras.Model):
         preprocess = self._traced_preprocessor()
         dataset = self._with_mask_seeds(dataset)
         if materialize and not isinstance(x, tf.data.Dataset):
-            rows = self._cached_features(parts, lambda: _preprocessed_now(dataset, preprocess))
+            rows = self.cached_features(parts, lambda: _preprocessed_now(dataset, preprocess))
             return self._trimmed(self._batches(tf.data.Dataset.from_tensor_slices(rows), batch_size, shuffle))
         return self._trimmed(dataset.map(lambda *parts: preprocess(*parts), num_parallel_calls=tf.data.AUTOTUNE)
                              ).prefetch(tf.data.AUTOTUNE)
@@ -390,9 +390,14 @@ class BertTask(keras.Model):
             return batches
         return batches.map(_trim_padding)
 
-    def _cached_features(self, inputs, make):
+    def cached_features(self, inputs, make):
         """`make()`, or what it gave for the same `inputs` and preprocessor in an earlier
-        call or run, when `feature_cache` is set. Masks drawn at random are never cached."""
+        call or run, when `feature_cache` is set. Masks drawn at random are never cached.
+        The one rule for every cached preprocessing (fit's windows, the answer windows).
+
+        Example:
+            >>> windows = model.cached_features(("windows", q, c), lambda: model.preprocessor.windows(q, c))
+        """
         cache = self.feature_cache
         if cache is None or isinstance(self.preprocessor, BertMaskedLMPreprocessor):
             return make()

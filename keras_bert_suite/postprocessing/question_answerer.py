@@ -64,11 +64,8 @@ class QuestionAnswererPostprocessor(TaskPostprocessor):
 
     def _windows(self, preprocessor, questions, contexts):
         """The preprocessor's windows, read from the model's `feature_cache` when it has them."""
-        cache = self.model.feature_cache
-        if cache is None:
-            return preprocessor.windows(questions, contexts)
-        return cache.load_or_make(preprocessor, ("windows", questions, contexts),
-                                  lambda: preprocessor.windows(questions, contexts))
+        return self.model.cached_features(("windows", questions, contexts),
+                                          lambda: preprocessor.windows(questions, contexts))
 
     def _logits(self, inputs, batch_size):
         """`(start_logits, end_logits)` of every window (none for a batch without windows)."""
