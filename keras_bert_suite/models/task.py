@@ -278,15 +278,20 @@ class BertTask(keras.Model):
             self._jit_compile_decided = decided
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras builds the metrics and optimizer from a first batch averaged over the replicas:
-        # across workers that collective fails for dict inputs. One replica's part of the batch
-        # has the shapes the build needs.
-        if iterator is not None and self._distribute_strategy is not None:
+        # Keras builds the optimizer and metrics before tracing only under a strategy set at
+        # construction; otherwise inside the first traced step, and a `tf.function` that
+        # creates variables is traced twice: the first `fit` paid a second trace of the whole
+        # train step (~20 s for MiniLM on 2 CPU cores). Build them first here, always.
+        # Keras also averages the first batch over the replicas for the build, a collective
+        # that fails across workers for dict inputs; one replica's part has the shapes needed.
+        strategy = self.distribute_strategy
+        if iterator is not None:
             for _, _, batches in iterator:
                 data_batch = keras.tree.map_structure(
-                    lambda value: self._distribute_strategy.experimental_local_results(value)[0], next(batches))
+                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
                 break
-        return super()._maybe_symbolic_build(data_batch=data_batch)
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
 
     def train_step(self, data):
         return self._per_worker_logs(super().train_step(data))
