@@ -40,10 +40,11 @@ from keras_bert_suite.training.distribute import (
 )
 
 DEFAULT_BATCH_SIZE = 32
-# `predict`/`evaluate` preprocess up to this many in-memory examples before Keras sees them: a
-# `tf.data` map of the string ops costs ~0.5 s to start on every call (most of a small
-# call's time), while this many packed rows take only ~6 MB at length 128. Larger inputs
-# stream through `tf.data`, where the start-up cost does not matter.
+# `predict`/`evaluate`, and `fit` where no masks are drawn at random, preprocess up to this
+# many in-memory examples before Keras sees them: a `tf.data` map of the string ops costs
+# ~0.5-1 s to start on every call and on every epoch of `fit` (most of a small call's time),
+# while this many packed rows take only ~6 MB at length 128. Larger inputs stream through
+# `tf.data`, where the start-up cost does not matter.
 MATERIALIZE_LIMIT = 4096
 PADDINGS = ("dynamic", "fixed")
 # With dynamic padding a batch is padded to a multiple of this: at most sequence_length / 32
@@ -351,8 +352,8 @@ class BertTask(keras.Model):
         batch of one) or a `tf.data.Dataset` of batches of raw text (and labels). Returns None when there is nothing to
         preprocess: no preprocessor, or `x` already packed (token ids, not strings).
         `materialize=True` preprocesses in-memory text now, once (see `MATERIALIZE_LIMIT`):
-        right for one pass (`predict`, `evaluate`), not for `fit`, where masks must change
-        every epoch. Inside `fit`, in-memory examples (or windows) come in `training_batches`:
+        right for one pass (`predict`, `evaluate`) and for a `fit` whose preprocessor gives
+        the same rows every epoch, not where masks must change every epoch. Inside `fit`, in-memory examples (or windows) come in `training_batches`:
         global batches for the model's strategy, reshuffled every epoch with fit's `seed`.
         """
         if self.preprocessor is None:
@@ -404,16 +405,20 @@ class BertTask(keras.Model):
             >>> windows = model.cached_features(("windows", q, c), lambda: model.preprocessor.windows(q, c))
         """
         cache = self.feature_cache
-        if cache is None or isinstance(self.preprocessor, BertMaskedLMPreprocessor):
+        if cache is None or self._draws_random_masks():
             return make()
         return cache.load_or_make(self.preprocessor, inputs, make)
+
+    def _draws_random_masks(self):
+        """Whether the preprocessor masks at random: new masks every epoch, none cached."""
+        return isinstance(self.preprocessor, BertMaskedLMPreprocessor)
 
     def _with_mask_seeds(self, batches):
         """For a masking preprocessor, each batch as `(key, *parts)`, `key` = `mask_seed(seed, epoch,
         step)`: the preprocessor's `seed` (else fit's, else a random one), fit's epoch (0 outside
         fit) and the batch's step in it. Stateless keys: parallel maps, replicas and a resumed
         epoch draw the same masks. Other batches come back as they are."""
-        if not isinstance(self.preprocessor, BertMaskedLMPreprocessor):
+        if not self._draws_random_masks():
             return batches
         fit_input = getattr(self, "_fit_input", None)
         seed = self.preprocessor.seed
@@ -503,7 +508,9 @@ class BertTask(keras.Model):
         epoch = EpochVariable(initial_epoch)
         self._fit_input = {"seed": seed, "epoch": epoch}
         try:
-            dataset = self.make_dataset(x, y, sample_weight, batch_size, shuffle=shuffle)
+            # Rows that are the same every epoch are made once (fast epochs, see MATERIALIZE_LIMIT).
+            dataset = self.make_dataset(x, y, sample_weight, batch_size, shuffle=shuffle,
+                                        materialize=not self._draws_random_masks())
         finally:
             self._fit_input = None
         if validation_data is not None and self.preprocessor is not None:
