@@ -285,14 +285,19 @@ class BertTask(keras.Model):
         # train step (~20 s for MiniLM on 2 CPU cores). Build them first here, always.
         # Keras also averages the first batch over the replicas for the build, a collective
         # that fails across workers for dict inputs; one replica's part has the shapes needed.
+        # It is read lazily: only an unbuilt model, loss or metric needs it, and starting the
+        # dataset for nothing costs ~1 s on every later fit/evaluate of streamed text.
         strategy = self.distribute_strategy
-        if iterator is not None:
+
+        def first_local_batch():
             for _, _, batches in iterator:
-                data_batch = keras.tree.map_structure(
-                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
-                break
+                yield None, None, [keras.tree.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0], next(batches))]
+                return
+
         with strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
+            self._symbolic_build(iterator=first_local_batch() if iterator is not None else None,
+                                 data_batch=data_batch)
 
     def train_step(self, data):
         return self._per_worker_logs(super().train_step(data))
@@ -353,8 +358,9 @@ class BertTask(keras.Model):
         preprocess: no preprocessor, or `x` already packed (token ids, not strings).
         `materialize=True` preprocesses in-memory text now, once (see `MATERIALIZE_LIMIT`):
         right for one pass (`predict`, `evaluate`) and for a `fit` whose preprocessor gives
-        the same rows every epoch, not where masks must change every epoch. Inside `fit`, in-memory examples (or windows) come in `training_batches`:
-        global batches for the model's strategy, reshuffled every epoch with fit's `seed`.
+        the same rows every epoch, not where masks must change every epoch. Inside `fit`,
+        in-memory examples (or windows) come in `training_batches`: global batches for the
+        model's strategy, reshuffled every epoch with fit's `seed`.
         """
         if self.preprocessor is None:
             self._check_packed(x)

@@ -108,23 +108,26 @@ class BertAdamW(keras.optimizers.AdamW):
         return super()._get_current_learning_rate()
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        # The step size and bias corrections are the same for every variable: computed once
-        # per update, not once per variable, the traced train step is ~1,000 ops smaller.
+        # The step size and bias correction are the same for every variable: computed once
+        # per update, not once per variable (the traced train step is ~1,000 ops smaller),
+        # and handed to `update_step` where Keras passes the learning rate, so each replica
+        # gets its own.
         step = ops.cast(self.iterations + 1, "float32")
-        self._step_size = ops.divide(ops.cast(learning_rate, "float32"), 1 - ops.power(self.beta_1, step))
-        self._bias_correction2_sqrt = ops.sqrt(1 - ops.power(self.beta_2, step))
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        step_size = ops.divide(ops.cast(learning_rate, "float32"), 1 - ops.power(self.beta_1, step))
+        bias_correction2_sqrt = ops.sqrt(1 - ops.power(self.beta_2, step))
+        super()._backend_update_step(grads, trainable_variables, (step_size, bias_correction2_sqrt))
 
     def update_step(self, gradient, variable, learning_rate):
         """One Adam step as PyTorch takes it: `variable -= step_size * m / (sqrt(v) /
-        sqrt(1 - beta_2^t) + epsilon)` with `step_size = lr / (1 - beta_1^t)`."""
+        sqrt(1 - beta_2^t) + epsilon)`; `learning_rate` is `(step_size, sqrt(1 - beta_2^t))`
+        with `step_size = lr / (1 - beta_1^t)`, from `_backend_update_step`."""
+        step_size, bias_correction2_sqrt = (ops.cast(value, variable.dtype) for value in learning_rate)
         gradient = ops.cast(gradient, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        step_size = ops.cast(self._step_size, variable.dtype)
-        denominator = ops.add(ops.divide(ops.sqrt(v), ops.cast(self._bias_correction2_sqrt, variable.dtype)), self.epsilon)
+        denominator = ops.add(ops.divide(ops.sqrt(v), bias_correction2_sqrt), self.epsilon)
         self.assign_sub(variable, ops.multiply(ops.divide(m, denominator), step_size))
 
     def get_config(self):
